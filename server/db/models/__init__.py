@@ -1,0 +1,56 @@
+"""All tables. Importing this module registers every model on the metadata."""
+
+from server.db.models.afip import AfipPointOfSale, AfipSequence
+from server.db.models.audit import AuditLogEntry
+from server.db.models.capability import CapabilityOverride, SystemCapability
+from server.db.models.customer import Customer, CustomerAddress, DocumentType
+from server.db.models.dead_letter import DeadLetterJob, DeadLetterStatus
+from server.db.models.invoice import Invoice, InvoiceLetter, InvoiceLine
+from server.db.models.job import (
+    Job,
+    JobAssignment,
+    JobLine,
+    JobNote,
+    JobPhoto,
+    JobSignature,
+    JobStatusEvent,
+)
+from server.db.models.organization import Organization
+from server.db.models.payment import Payment
+from server.db.models.pricebook import PriceBookCategory, PriceBookItem, PriceBookItemKind
+from server.db.models.sync import SyncOperation
+from server.db.models.user import User
+from server.db.models.voice import VoiceNote
+from server.db.models.whatsapp import WhatsAppMessage
+
+__all__ = [
+    "AfipPointOfSale",
+    "AfipSequence",
+    "AuditLogEntry",
+    "CapabilityOverride",
+    "Customer",
+    "CustomerAddress",
+    "DeadLetterJob",
+    "DeadLetterStatus",
+    "DocumentType",
+    "Invoice",
+    "InvoiceLetter",
+    "InvoiceLine",
+    "Job",
+    "JobAssignment",
+    "JobLine",
+    "JobNote",
+    "JobPhoto",
+    "JobSignature",
+    "JobStatusEvent",
+    "Organization",
+    "Payment",
+    "PriceBookCategory",
+    "PriceBookItem",
+    "PriceBookItemKind",
+    "SyncOperation",
+    "SystemCapability",
+    "User",
+    "VoiceNote",
+    "WhatsAppMessage",
+]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db.base import Base, OrgOwned, Timestamp, pg_enum
+from shared.fiscal.iva import IvaCondition
+
+
+class DocumentType(StrEnum):
+    CUIT = "cuit"
+    CUIL = "cuil"
+    DNI = "dni"
+    NONE = "none"
+
+
+class Customer(OrgOwned, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_org_phone", "org_id", "phone"),
+        Index("ix_customers_org_doc", "org_id", "doc_number"),
+        Index(
+            "ix_customers_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_customers_phone_trgm",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, the main contact
+    other_phones: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    email: Mapped[str | None] = mapped_column(String(254))
+    doc_type: Mapped[DocumentType] = mapped_column(pg_enum(DocumentType, "document_type"), default=DocumentType.NONE)
+    doc_number: Mapped[str | None] = mapped_column(String(11))
+    iva_condition: Mapped[IvaCondition] = mapped_column(
+        pg_enum(IvaCondition, "iva_condition"), default=IvaCondition.CONSUMIDOR_FINAL
+    )
+    notes: Mapped[str | None] = mapped_column(Text)
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+
+
+class CustomerAddress(OrgOwned, Base):
+    __tablename__ = "customer_addresses"
+    __table_args__ = (Index("ix_customer_addresses_customer", "org_id", "customer_id"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    label: Mapped[str | None] = mapped_column(String(80))
+    street: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    reference: Mapped[str | None] = mapped_column(String(300))  # "timbre 3B"
+    zone: Mapped[str | None] = mapped_column(String(60))  # price list zone
+    lat: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    lng: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)

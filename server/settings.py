@@ -1,0 +1,182 @@
+"""One typed settings object, read from the environment (``CAMPOTECH_*``, ``DATABASE_URL``, ``REDIS_URL``).
+
+Settings are injected (``create_app(settings)``); nothing reads the environment after start-up.
+Every variable is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import msgspec
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message names it and says what is expected."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The owner connection: migrations and administrative commands. Never used by request handlers.
+    database_url: str | None = None
+    # The application's runtime connection: a NOSUPERUSER NOBYPASSRLS role. Derived from
+    # database_url (same server and database, user ``app_db_role``) when not given.
+    app_database_url: str | None = None
+    app_db_role: str = "campotech_app"
+    app_db_password: str | None = None
+    db_pool_size: int = 10
+    redis_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".data"
+    secret_key: str | None = None
+    admin_token: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Queue worker inside the API process (``campotech dev``) or only in ``campotech worker``.
+    worker_in_process: bool = False
+    queue_concurrency: int = 10
+    # Fairness: at most this share of a queue's concurrency may run for one organisation at once.
+    queue_org_share: float = 0.5
+    queue_prefix: str = "campotech"
+    api_rate_limit_per_minute: int = 600
+    idempotency_ttl_seconds: int = 24 * 3600
+    test_otp: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise SettingsError("DATABASE_URL is not set (e.g. postgresql://user@127.0.0.1:5432/campotech)")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise SettingsError("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+        return self.redis_url
+
+    def runtime_database_url(self) -> str:
+        """The URL the application connects with (as the non-superuser application role)."""
+        if self.app_database_url:
+            return self.app_database_url
+        return with_user(self.require_database_url(), self.app_db_role, self.app_db_password)
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+# field name -> environment variable
+ENV_VARS: dict[str, str] = {
+    "env": "CAMPOTECH_ENV",
+    "host": "CAMPOTECH_HOST",
+    "port": "CAMPOTECH_PORT",
+    "database_url": "DATABASE_URL",
+    "app_database_url": "CAMPOTECH_APP_DATABASE_URL",
+    "app_db_role": "CAMPOTECH_APP_DB_ROLE",
+    "app_db_password": "CAMPOTECH_APP_DB_PASSWORD",
+    "db_pool_size": "CAMPOTECH_DB_POOL_SIZE",
+    "redis_url": "REDIS_URL",
+    "data_dir": "CAMPOTECH_DATA_DIR",
+    "secret_key": "CAMPOTECH_SECRET_KEY",
+    "admin_token": "CAMPOTECH_ADMIN_TOKEN",
+    "log_level": "CAMPOTECH_LOG_LEVEL",
+    "log_json": "CAMPOTECH_LOG_JSON",
+    "worker_in_process": "CAMPOTECH_WORKER_IN_PROCESS",
+    "queue_concurrency": "CAMPOTECH_QUEUE_CONCURRENCY",
+    "queue_org_share": "CAMPOTECH_QUEUE_ORG_SHARE",
+    "queue_prefix": "CAMPOTECH_QUEUE_PREFIX",
+    "api_rate_limit_per_minute": "CAMPOTECH_API_RATE_LIMIT_PER_MINUTE",
+    "idempotency_ttl_seconds": "CAMPOTECH_IDEMPOTENCY_TTL_SECONDS",
+    "test_otp": "CAMPOTECH_TEST_OTP",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default) plus explicit overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field, var in ENV_VARS.items():
+        if var in environ and environ[var] != "":
+            raw[field] = environ[var]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    for field in ("port", "db_pool_size", "queue_concurrency", "api_rate_limit_per_minute",
+                  "idempotency_ttl_seconds"):
+        if isinstance(raw.get(field), str):
+            try:
+                raw[field] = int(str(raw[field]))
+            except ValueError:
+                raise SettingsError(f"{ENV_VARS[field]} must be a whole number, got {raw[field]!r}") from None
+    if isinstance(raw.get("queue_org_share"), str):
+        try:
+            raw["queue_org_share"] = float(str(raw["queue_org_share"]))
+        except ValueError:
+            raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be a number between 0 and 1") from None
+    for field in ("log_json", "worker_in_process"):
+        value = raw.get(field)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in _BOOL_TRUE | _BOOL_FALSE:
+                raise SettingsError(f"{ENV_VARS[field]} must be true or false, got {value!r}")
+            raw[field] = lowered in _BOOL_TRUE
+    if "data_dir" in raw:
+        raw["data_dir"] = Path(str(raw["data_dir"]))
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"CAMPOTECH_PORT must be between 1 and 65535, got {settings.port}")
+    if not 0 < settings.queue_org_share <= 1:
+        raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be greater than 0 and at most 1")
+    if settings.is_production:
+        if not settings.secret_key or len(settings.secret_key) < 32:
+            raise SettingsError("CAMPOTECH_SECRET_KEY must be set to at least 32 characters in production")
+        if settings.test_otp:
+            raise SettingsError("CAMPOTECH_TEST_OTP (fixed test codes) is refused in production mode")
+
+
+def with_user(url: str, user: str, password: str | None) -> str:
+    """The same server and database as ``url``, connecting as another user."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = quote(user, safe="")
+    if password:
+        netloc += ":" + quote(password, safe="")
+    netloc += "@" + host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def asyncpg_url(url: str) -> str:
+    """SQLAlchemy URL using the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise SettingsError(f"DATABASE_URL must be a postgresql:// URL, got scheme of {url.split(':', 1)[0]!r}")
+
+
+def plain_pg_url(url: str) -> str:
+    """libpq/asyncpg URL without the SQLAlchemy driver suffix."""
+    return "postgresql://" + asyncpg_url(url)[len("postgresql+asyncpg://"):]

@@ -1,0 +1,88 @@
+"""Stable error codes, defined once for server and client.
+
+Every error response is ``{"code", "message", "details", "traceId"}``. The code never changes once
+published; the message is the default Spanish (es-AR) text a person can act on.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # generic
+    VALIDATION_FAILED = "validation_failed"
+    MALFORMED_REQUEST = "malformed_request"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    # auth and tenancy
+    AUTH_REQUIRED = "auth_required"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    PERMISSION_DENIED = "permission_denied"
+    ORG_REQUIRED = "org_required"
+    ADMIN_TOKEN_INVALID = "admin_token_invalid"
+    # cross-cutting services
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
+    CAPABILITY_DISABLED = "capability_disabled"
+    # fiscal rules
+    FISCAL_FIELDS_LOCKED = "fiscal_fields_locked"
+    CUIT_INVALID = "cuit_invalid"
+    # queues
+    DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
+
+
+# (HTTP status, default message in Spanish, es-AR)
+ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
+    ErrorCode.VALIDATION_FAILED: (422, "Hay datos inválidos en la solicitud. Revisá los campos indicados."),
+    ErrorCode.MALFORMED_REQUEST: (400, "La solicitud no se pudo leer. Enviá un JSON válido."),
+    ErrorCode.NOT_FOUND: (404, "No encontramos lo que buscás."),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "Esta operación no está permitida en esta dirección."),
+    ErrorCode.CONFLICT: (409, "La operación choca con datos existentes."),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "El contenido enviado es demasiado grande."),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "El tipo de contenido no está soportado."),
+    ErrorCode.RATE_LIMITED: (429, "Demasiados intentos. Esperá un momento y probá de nuevo."),
+    ErrorCode.INTERNAL_ERROR: (500, "Ocurrió un error inesperado. Ya quedó registrado; probá de nuevo."),
+    ErrorCode.SERVICE_UNAVAILABLE: (503, "El servicio no está disponible en este momento."),
+    ErrorCode.AUTH_REQUIRED: (401, "Tenés que iniciar sesión."),
+    ErrorCode.TOKEN_INVALID: (401, "La sesión no es válida. Iniciá sesión de nuevo."),
+    ErrorCode.TOKEN_EXPIRED: (401, "La sesión venció. Iniciá sesión de nuevo."),
+    ErrorCode.PERMISSION_DENIED: (403, "Tu rol no permite esta operación."),
+    ErrorCode.ORG_REQUIRED: (403, "Esta operación necesita una organización."),
+    ErrorCode.ADMIN_TOKEN_INVALID: (401, "Falta el token de administración o no es válido."),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (
+        409,
+        "Esa Idempotency-Key ya se usó con otro contenido. Usá una clave nueva para otra operación.",
+    ),
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS: (
+        409,
+        "Una solicitud con la misma Idempotency-Key todavía se está procesando. Probá en unos segundos.",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_INVALID: (
+        400,
+        "La Idempotency-Key debe tener entre 8 y 128 caracteres (letras, números, '-', '_' o '.').",
+    ),
+    ErrorCode.CAPABILITY_DISABLED: (503, "Esta función está desactivada temporalmente."),
+    ErrorCode.FISCAL_FIELDS_LOCKED: (
+        409,
+        "La factura ya tiene CAE: sus datos fiscales no se pueden cambiar. Emití una nota de crédito o débito.",
+    ),
+    ErrorCode.CUIT_INVALID: (422, "El CUIT no es válido."),
+    ErrorCode.DEAD_LETTER_NOT_FOUND: (404, "No existe esa tarea fallida."),
+}
+
+
+def status_of(code: ErrorCode) -> int:
+    return ERROR_CATALOGUE[code][0]
+
+
+def message_of(code: ErrorCode) -> str:
+    return ERROR_CATALOGUE[code][1]

@@ -1,0 +1,1 @@
+"""Fiscal rules of Argentina (AFIP/ARCA): pure functions with table-driven tests."""

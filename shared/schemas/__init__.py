@@ -1,0 +1,1 @@
+"""Wire contracts shared by server and client (camelCase JSON)."""
