@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 
+from advanced_alchemy.base import orm_registry
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import server.db.models  # noqa: F401  (registers every table)
-from advanced_alchemy.base import orm_registry
 from server.settings import asyncpg_url
 
 config = context.config

@@ -113,8 +113,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if var in environ and environ[var] != "":
             raw[field] = environ[var]
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    for field in ("port", "db_pool_size", "queue_concurrency", "api_rate_limit_per_minute",
-                  "idempotency_ttl_seconds"):
+    for field in (
+        "port",
+        "db_pool_size",
+        "queue_concurrency",
+        "api_rate_limit_per_minute",
+        "idempotency_ttl_seconds",
+    ):
         if isinstance(raw.get(field), str):
             try:
                 raw[field] = int(str(raw[field]))
@@ -173,10 +178,10 @@ def asyncpg_url(url: str) -> str:
     """SQLAlchemy URL using the asyncpg driver."""
     for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     raise SettingsError(f"DATABASE_URL must be a postgresql:// URL, got scheme of {url.split(':', 1)[0]!r}")
 
 
 def plain_pg_url(url: str) -> str:
     """libpq/asyncpg URL without the SQLAlchemy driver suffix."""
-    return "postgresql://" + asyncpg_url(url)[len("postgresql+asyncpg://"):]
+    return "postgresql://" + asyncpg_url(url)[len("postgresql+asyncpg://") :]

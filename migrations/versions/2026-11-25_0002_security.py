@@ -103,7 +103,11 @@ INVOICE_FISCAL_FIELDS = (
 
 
 def _app_role() -> str:
-    role = context.config.attributes.get("app_role") or os.environ.get("CAMPOTECH_APP_DB_ROLE") or "campotech_app"
+    role = (
+        context.config.attributes.get("app_role")
+        or os.environ.get("CAMPOTECH_APP_DB_ROLE")
+        or "campotech_app"
+    )
     if not role.replace("_", "").isalnum():
         raise ValueError(f"invalid application role name {role!r}")
     return role
@@ -276,7 +280,9 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS audit_log_chain ON audit_log")
     op.execute("DROP FUNCTION IF EXISTS audit_chain_verify(uuid)")
     op.execute("DROP FUNCTION IF EXISTS audit_log_chain()")
-    op.execute("DROP FUNCTION IF EXISTS audit_entry_hash(text, uuid, bigint, uuid, text, text, uuid, jsonb, jsonb, timestamptz)")
+    op.execute(
+        "DROP FUNCTION IF EXISTS audit_entry_hash(text, uuid, bigint, uuid, text, text, uuid, jsonb, jsonb, timestamptz)"
+    )
     op.execute("DROP TRIGGER IF EXISTS invoice_lines_fiscal_lock ON invoice_lines")
     op.execute("DROP FUNCTION IF EXISTS invoice_lines_fiscal_lock()")
     op.execute("DROP TRIGGER IF EXISTS invoices_fiscal_lock ON invoices")

@@ -52,7 +52,7 @@ class OrgOwned:
     """Mixin for every org-owned row: ``org_id`` is the tenant key that row-level security checks."""
 
     @declared_attr
-    def org_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+    def org_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(
             PG_UUID(as_uuid=True),
             ForeignKey("organizations.id", ondelete="CASCADE"),

@@ -22,11 +22,15 @@ class Job(OrgOwned, Base):
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    address_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_addresses.id", ondelete="SET NULL"))
+    address_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customer_addresses.id", ondelete="SET NULL")
+    )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     service_type: Mapped[str | None] = mapped_column(String(60))
-    priority: Mapped[JobPriority] = mapped_column(pg_enum(JobPriority, "job_priority"), default=JobPriority.NORMAL)
+    priority: Mapped[JobPriority] = mapped_column(
+        pg_enum(JobPriority, "job_priority"), default=JobPriority.NORMAL
+    )
     status: Mapped[JobStatus] = mapped_column(pg_enum(JobStatus, "job_status"), default=JobStatus.PENDING)
     scheduled_start: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     scheduled_end: Mapped[datetime.datetime | None] = mapped_column(Timestamp)

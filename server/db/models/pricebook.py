@@ -20,7 +20,9 @@ class PriceBookCategory(OrgOwned, Base):
     __table_args__ = (UniqueConstraint("org_id", "name", name="uq_price_book_categories_org_name"),)
 
     name: Mapped[str] = mapped_column(String(120))
-    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_categories.id", ondelete="SET NULL"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("price_book_categories.id", ondelete="SET NULL")
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 

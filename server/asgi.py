@@ -1,0 +1,115 @@
+"""The application factory: ``create_app(settings) -> Litestar``. Settings are injected; no globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from server.domain import API_ROUTES_BY_DOMAIN, ROUTES_BY_DOMAIN
+from server.lib.context import provide_db_session, provide_resources
+from server.lib.errors import EXCEPTION_HANDLERS
+from server.lib.logging import configure_logging, get_logger
+from server.lib.metrics import Metrics, ObservabilityMiddleware
+from server.lib.tracing import echo_trace_header
+from server.runtime import Resources
+from server.settings import PROJECT_ROOT, Settings
+
+log = get_logger("campotech.app")
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, resources: Resources | None = None) -> Litestar:
+    """Build the API. With ``resources`` given (tests), they are used and left open at shutdown."""
+    configure_logging(settings.log_level, settings.log_json)
+    metrics = resources.metrics if resources else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = resources is None
+        res = resources or await Resources.open(settings, metrics)
+        app.state.resources = res
+        app.state.metrics = res.metrics
+        from server.lib.queue import QueueRegistry
+
+        if res.queues is None:
+            res.queues = QueueRegistry(settings, res)
+        if settings.worker_in_process:
+            await res.queues.start_workers()
+        try:
+            yield
+        finally:
+            if settings.worker_in_process:
+                await res.queues.stop_workers()
+            if owned:
+                await res.close()
+
+    api = Router(path=API_PREFIX, route_handlers=_flatten(API_ROUTES_BY_DOMAIN.values()))
+    swagger_assets = PROJECT_ROOT / "assets" / "swagger-ui"
+    openapi = OpenAPIConfig(
+        title="CampoTech API",
+        version="1",
+        description=(
+            "Field-service management for trades businesses in Argentina. JSON is camelCase; errors are "
+            '`{"code", "message", "details", "traceId"}`; ids are UUIDv7 strings.'
+        ),
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path=["/", "/swagger"],
+                js_url="/static/swagger-ui/swagger-ui-bundle.js",
+                css_url="/static/swagger-ui/swagger-ui.css",
+                standalone_preset_js_url="/static/swagger-ui/swagger-ui-standalone-preset.js",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                "AdminToken": SecurityScheme(
+                    type="apiKey", name="X-Admin-Token", security_scheme_in="header"
+                ),
+            }
+        ),
+    )
+    app = Litestar(
+        route_handlers=[
+            *_flatten(ROUTES_BY_DOMAIN.values()),
+            api,
+            create_static_files_router(
+                path="/static/swagger-ui", directories=[swagger_assets], include_in_schema=False
+            ),
+        ],
+        dependencies={"resources": Provide(provide_resources), "db_session": Provide(provide_db_session)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[ObservabilityMiddleware],
+        before_send=[echo_trace_header],
+        lifespan=[lifespan],
+        openapi_config=openapi,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        request_max_body_size=10 * 1024 * 1024,
+        debug=False,
+        state=_initial_state(settings, metrics),
+    )
+    return app
+
+
+def _initial_state(settings: Settings, metrics: Metrics) -> Any:
+    from litestar.datastructures import State
+
+    return State({"settings": settings, "metrics": metrics})
+
+
+def _flatten(groups: Any) -> list[Any]:
+    out: list[Any] = []
+    for group in groups:
+        out.extend(group if isinstance(group, Sequence) else [group])
+    return out

@@ -1,0 +1,17 @@
+"""One package a domain; each exposes ``ROUTES`` (and ``TASKS`` when it queues work).
+
+``ROUTES_BY_DOMAIN`` are served at the root (health, metrics); ``API_ROUTES_BY_DOMAIN`` under
+``/api/v1``. A new domain adds one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.domain.system.controllers import ROUTES as SYSTEM_ROUTES
+
+ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
+    "system": SYSTEM_ROUTES,
+}
+
+API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {}

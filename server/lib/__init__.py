@@ -1,0 +1,2 @@
+"""Cross-cutting services: errors, logs, tracing, metrics, security, idempotency, rate limits,
+events, capabilities, queues."""

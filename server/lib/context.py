@@ -1,0 +1,63 @@
+"""The request context (who is asking, for which organisation) and the one-transaction DB session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import msgspec
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.engine import tenant_session
+from server.runtime import Resources
+
+CONTEXT_KEY = "request_context"
+
+
+class RequestContext(msgspec.Struct, frozen=True):
+    """Set by authentication; absent for anonymous requests (which then see nothing org-owned)."""
+
+    org_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    role: str | None = None
+    session_id: uuid.UUID | None = None
+
+
+ANONYMOUS = RequestContext()
+
+
+def context_of(request: Request[Any, Any, Any]) -> RequestContext:
+    ctx = request.scope.get("state", {}).get(CONTEXT_KEY)
+    return ctx if isinstance(ctx, RequestContext) else ANONYMOUS
+
+
+def set_context(scope: Any, ctx: RequestContext) -> None:
+    scope.setdefault("state", {})[CONTEXT_KEY] = ctx
+
+
+def resources_of(request: Request[Any, Any, Any]) -> Resources:
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+async def provide_resources(request: Request[Any, Any, Any]) -> Resources:
+    return resources_of(request)
+
+
+async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """One transaction per request, inside the caller's tenant context.
+
+    Committed after the handler returns (before the response is sent, so a failed commit is an
+    error response, not a lie); rolled back on any error.
+    """
+    ctx = context_of(request)
+    session = tenant_session(resources_of(request).sessionmaker, ctx.org_id, ctx.user_id)
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
