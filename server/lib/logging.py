@@ -15,8 +15,7 @@ _CONFIGURED = False
 
 def _redact_processor(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: (v if k in {"timestamp", "level", "logger", "trace_id"} else redact(v, k))
-        for k, v in event_dict.items()
+        k: (v if k in {"timestamp", "level", "logger", "trace_id"} else redact(v, k)) for k, v in event_dict.items()
     }
 
 
@@ -31,9 +30,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.processors.format_exc_info,
         _redact_processor,
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -42,7 +39,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        foreign_pre_chain=shared[:-1] + [_redact_processor],
+        foreign_pre_chain=[*shared[:-1], _redact_processor],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -29,9 +29,7 @@ class PaymentMethod(StrEnum):
 PAYMENT_MACHINE: StateMachine[PaymentStatus] = StateMachine(
     "payment",
     {
-        PaymentStatus.PENDING: frozenset(
-            {PaymentStatus.APPROVED, PaymentStatus.REJECTED, PaymentStatus.CANCELLED}
-        ),
+        PaymentStatus.PENDING: frozenset({PaymentStatus.APPROVED, PaymentStatus.REJECTED, PaymentStatus.CANCELLED}),
         PaymentStatus.APPROVED: frozenset(
             {PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.IN_MEDIATION}
         ),

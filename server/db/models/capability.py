@@ -14,9 +14,7 @@ class CapabilityOverride(OrgOwned, Base):
     """One organisation's switch for one capability (e.g. afip off while its certificate is renewed)."""
 
     __tablename__ = "capability_overrides"
-    __table_args__ = (
-        UniqueConstraint("org_id", "capability", name="uq_capability_overrides_org_capability"),
-    )
+    __table_args__ = (UniqueConstraint("org_id", "capability", name="uq_capability_overrides_org_capability"),)
 
     capability: Mapped[str] = mapped_column(String(60))
     enabled: Mapped[bool] = mapped_column(Boolean)

@@ -43,9 +43,7 @@ class Customer(OrgOwned, Base):
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164, the main contact
     other_phones: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
     email: Mapped[str | None] = mapped_column(String(254))
-    doc_type: Mapped[DocumentType] = mapped_column(
-        pg_enum(DocumentType, "document_type"), default=DocumentType.NONE
-    )
+    doc_type: Mapped[DocumentType] = mapped_column(pg_enum(DocumentType, "document_type"), default=DocumentType.NONE)
     doc_number: Mapped[str | None] = mapped_column(String(11))
     iva_condition: Mapped[IvaCondition] = mapped_column(
         pg_enum(IvaCondition, "iva_condition"), default=IvaCondition.CONSUMIDOR_FINAL

@@ -46,9 +46,7 @@ class Invoice(OrgOwned, Base):
     associated_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("invoices.id", ondelete="RESTRICT")
     )  # CbtesAsoc, for credit/debit notes
-    status: Mapped[InvoiceStatus] = mapped_column(
-        pg_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.DRAFT
-    )
+    status: Mapped[InvoiceStatus] = mapped_column(pg_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.DRAFT)
     letter: Mapped[InvoiceLetter | None] = mapped_column(pg_enum(InvoiceLetter, "invoice_letter"))
     receipt_type: Mapped[int | None] = mapped_column(Integer)  # CbteTipo
     point_of_sale: Mapped[int | None] = mapped_column(Integer)  # PtoVta
@@ -82,9 +80,7 @@ class InvoiceLine(OrgOwned, Base):
     __table_args__ = (Index("ix_invoice_lines_invoice", "org_id", "invoice_id"),)
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
-    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("price_book_items.id", ondelete="SET NULL")
-    )
+    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_items.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))

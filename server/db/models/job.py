@@ -22,15 +22,11 @@ class Job(OrgOwned, Base):
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    address_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("customer_addresses.id", ondelete="SET NULL")
-    )
+    address_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_addresses.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     service_type: Mapped[str | None] = mapped_column(String(60))
-    priority: Mapped[JobPriority] = mapped_column(
-        pg_enum(JobPriority, "job_priority"), default=JobPriority.NORMAL
-    )
+    priority: Mapped[JobPriority] = mapped_column(pg_enum(JobPriority, "job_priority"), default=JobPriority.NORMAL)
     status: Mapped[JobStatus] = mapped_column(pg_enum(JobStatus, "job_status"), default=JobStatus.PENDING)
     scheduled_start: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     scheduled_end: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
@@ -66,9 +62,7 @@ class JobLine(OrgOwned, Base):
     __table_args__ = (Index("ix_job_lines_job", "org_id", "job_id"),)
 
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("price_book_items.id", ondelete="SET NULL")
-    )
+    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_items.id", ondelete="SET NULL"))
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
     unit_price: Mapped[Decimal] = mapped_column(Money)

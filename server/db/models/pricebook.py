@@ -20,9 +20,7 @@ class PriceBookCategory(OrgOwned, Base):
     __table_args__ = (UniqueConstraint("org_id", "name", name="uq_price_book_categories_org_name"),)
 
     name: Mapped[str] = mapped_column(String(120))
-    parent_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("price_book_categories.id", ondelete="SET NULL")
-    )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_categories.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -33,9 +31,7 @@ class PriceBookItem(OrgOwned, Base):
         UniqueConstraint("org_id", "code", name="uq_price_book_items_org_code"),
     )
 
-    category_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("price_book_categories.id", ondelete="SET NULL")
-    )
+    category_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_categories.id", ondelete="SET NULL"))
     code: Mapped[str] = mapped_column(String(40))  # the org's own item code (SKU)
     kind: Mapped[PriceBookItemKind] = mapped_column(pg_enum(PriceBookItemKind, "price_book_item_kind"))
     name: Mapped[str] = mapped_column(String(200))

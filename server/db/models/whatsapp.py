@@ -19,9 +19,7 @@ class WhatsAppMessage(OrgOwned, Base):
 
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     direction: Mapped[MessageDirection] = mapped_column(pg_enum(MessageDirection, "message_direction"))
-    status: Mapped[WhatsAppMessageStatus] = mapped_column(
-        pg_enum(WhatsAppMessageStatus, "whatsapp_message_status")
-    )
+    status: Mapped[WhatsAppMessageStatus] = mapped_column(pg_enum(WhatsAppMessageStatus, "whatsapp_message_status"))
     wa_message_id: Mapped[str | None] = mapped_column(String(128))
     phone: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20), default="text")  # text, template, audio, image

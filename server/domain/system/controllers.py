@@ -47,9 +47,7 @@ def _answer(checks: dict[str, dict[str, Any]], ok_word: str) -> Response[HealthS
     )
 
 
-@get(
-    "/metrics", operation_id="Metrics", summary="Prometheus metrics", tags=["system"], include_in_schema=True
-)
+@get("/metrics", operation_id="Metrics", summary="Prometheus metrics", tags=["system"], include_in_schema=True)
 async def metrics_endpoint(resources: NamedDependency[Resources]) -> Response[bytes]:
     if resources.queues is not None:
         await resources.queues.update_depth_gauges(resources.metrics)
