@@ -69,6 +69,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
                 js_url="/static/swagger-ui/swagger-ui-bundle.js",
                 css_url="/static/swagger-ui/swagger-ui.css",
                 standalone_preset_js_url="/static/swagger-ui/swagger-ui-standalone-preset.js",
+                favicon="<link rel='icon' type='image/png' href='/static/swagger-ui/favicon-32x32.png'>",
             )
         ],
         components=Components(
