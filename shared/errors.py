@@ -28,6 +28,19 @@ class ErrorCode(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     ORG_REQUIRED = "org_required"
     ADMIN_TOKEN_INVALID = "admin_token_invalid"
+    PHONE_INVALID = "phone_invalid"
+    OTP_INVALID = "otp_invalid"
+    OTP_EXPIRED = "otp_expired"
+    OTP_TOO_MANY_ATTEMPTS = "otp_too_many_attempts"
+    OTP_RESEND_TOO_SOON = "otp_resend_too_soon"
+    REFRESH_TOKEN_INVALID = "refresh_token_invalid"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    SESSION_REVOKED = "session_revoked"
+    USER_INACTIVE = "user_inactive"
+    ORG_ALREADY_EXISTS = "org_already_exists"
+    PHONE_ALREADY_REGISTERED = "phone_already_registered"
+    LAST_OWNER = "last_owner"
+    ROLE_NOT_GRANTABLE = "role_not_grantable"
     # cross-cutting services
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
@@ -58,6 +71,22 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.PERMISSION_DENIED: (403, "Tu rol no permite esta operación."),
     ErrorCode.ORG_REQUIRED: (403, "Esta operación necesita una organización."),
     ErrorCode.ADMIN_TOKEN_INVALID: (401, "Falta el token de administración o no es válido."),
+    ErrorCode.PHONE_INVALID: (422, "El número de teléfono no es válido."),
+    ErrorCode.OTP_INVALID: (400, "El código no es correcto. Revisalo y probá de nuevo."),
+    ErrorCode.OTP_EXPIRED: (400, "El código venció o no pediste uno. Pedí un código nuevo."),
+    ErrorCode.OTP_TOO_MANY_ATTEMPTS: (429, "Demasiados intentos con este código. Pedí un código nuevo."),
+    ErrorCode.OTP_RESEND_TOO_SOON: (429, "Ya te enviamos un código. Esperá un momento antes de pedir otro."),
+    ErrorCode.REFRESH_TOKEN_INVALID: (401, "La sesión no es válida o venció. Iniciá sesión de nuevo."),
+    ErrorCode.REFRESH_TOKEN_REUSED: (
+        401,
+        "Esa sesión se usó desde otro lugar y la cerramos por seguridad. Iniciá sesión de nuevo.",
+    ),
+    ErrorCode.SESSION_REVOKED: (401, "La sesión fue cerrada. Iniciá sesión de nuevo."),
+    ErrorCode.USER_INACTIVE: (403, "Tu usuario está desactivado. Hablá con el dueño de la cuenta."),
+    ErrorCode.ORG_ALREADY_EXISTS: (409, "Ya hay una organización registrada con ese CUIT."),
+    ErrorCode.PHONE_ALREADY_REGISTERED: (409, "Ese teléfono ya pertenece a un usuario de CampoTech."),
+    ErrorCode.LAST_OWNER: (409, "La organización tiene que conservar al menos un dueño activo."),
+    ErrorCode.ROLE_NOT_GRANTABLE: (403, "Tu rol no puede asignar ese rol."),
     ErrorCode.IDEMPOTENCY_KEY_REUSED: (
         409,
         "Esa Idempotency-Key ya se usó con otro contenido. Usá una clave nueva para otra operación.",

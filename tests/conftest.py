@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -145,10 +146,10 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
 @pytest.fixture(name="client")
 async def fixture_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client driving the real app in-process (same event loop as the fixtures)."""
-    async with (
-        running(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
-    ):
+    # each test comes from its own client address, so per-IP rate limits of one test never hit another
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{1 + secrets.randbelow(250)}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
 

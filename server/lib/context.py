@@ -29,6 +29,10 @@ ANONYMOUS = RequestContext()
 
 
 def context_of(request: Request[Any, Any, Any]) -> RequestContext:
+    """The caller: set by the JWT middleware as ``scope["user"]`` (or explicitly by ``set_context``)."""
+    user = request.scope.get("user")
+    if isinstance(user, RequestContext):
+        return user
     ctx = request.scope.get("state", {}).get(CONTEXT_KEY)
     return ctx if isinstance(ctx, RequestContext) else ANONYMOUS
 

@@ -2,6 +2,7 @@
 
 from server.db.models.afip import AfipPointOfSale, AfipSequence
 from server.db.models.audit import AuditLogEntry
+from server.db.models.auth import AuthSession, RefreshToken
 from server.db.models.capability import CapabilityOverride, SystemCapability
 from server.db.models.customer import Customer, CustomerAddress, DocumentType
 from server.db.models.dead_letter import DeadLetterJob, DeadLetterStatus
@@ -27,6 +28,7 @@ __all__ = [
     "AfipPointOfSale",
     "AfipSequence",
     "AuditLogEntry",
+    "AuthSession",
     "CapabilityOverride",
     "Customer",
     "CustomerAddress",
@@ -48,6 +50,7 @@ __all__ = [
     "PriceBookCategory",
     "PriceBookItem",
     "PriceBookItemKind",
+    "RefreshToken",
     "SyncOperation",
     "SystemCapability",
     "User",

@@ -21,4 +21,5 @@ class User(OrgOwned, Base):
     role: Mapped[Role] = mapped_column(pg_enum(Role, "user_role"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    joined_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)  # first login (accepts the invite)
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -1,0 +1,1 @@
+"""Identity: sign-up, phone OTP login, access and refresh tokens, sessions, role guards."""

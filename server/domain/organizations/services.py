@@ -1,0 +1,69 @@
+"""The organisation's own settings: business data printed on invoices, working hours, defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Organization
+from server.domain.audit.services import record as audit
+from server.lib.context import RequestContext
+from server.lib.errors import AppError
+from shared.errors import ErrorCode
+from shared.schemas.organization import OrganizationSettings, OrganizationUpdate, WorkingDay
+
+DEFAULT_WORKING_HOURS = [WorkingDay(weekday=d, opens="08:00", closes="18:00") for d in range(5)]
+SETTINGS_KEYS = ("working_hours", "auto_invoice")
+COLUMN_KEYS = (
+    "name", "iva_condition", "gross_income_number", "activity_start_date", "address", "logo_path",
+    "default_point_of_sale",
+)
+
+
+async def current_organization(session: AsyncSession, ctx: RequestContext) -> Organization:
+    org = await session.get(Organization, ctx.org_id) if ctx.org_id else None
+    if org is None:
+        raise AppError(ErrorCode.NOT_FOUND)
+    return org
+
+
+def to_settings(org: Organization) -> OrganizationSettings:
+    extra: dict[str, Any] = org.settings or {}
+    hours = msgspec.convert(extra.get("working_hours"), list[WorkingDay]) if extra.get("working_hours") else []
+    return OrganizationSettings(
+        id=org.id, name=org.name, cuit=org.cuit, iva_condition=org.iva_condition,
+        gross_income_number=org.gross_income_number, activity_start_date=org.activity_start_date,
+        address=org.address, logo_path=org.logo_path, default_point_of_sale=org.default_point_of_sale,
+        working_hours=hours or DEFAULT_WORKING_HOURS, auto_invoice=bool(extra.get("auto_invoice", True)),
+    )
+
+
+async def update_organization(
+    session: AsyncSession, ctx: RequestContext, data: OrganizationUpdate, trace_id: str
+) -> OrganizationSettings:
+    org = await current_organization(session, ctx)
+    before = msgspec.to_builtins(to_settings(org))
+    for key in COLUMN_KEYS:
+        value = getattr(data, key)
+        if value is not msgspec.UNSET:
+            setattr(org, key, value)
+    extra = dict(org.settings or {})
+    for key in SETTINGS_KEYS:
+        value = getattr(data, key)
+        if value is not msgspec.UNSET:
+            for day in value if key == "working_hours" else []:
+                if day.opens >= day.closes:
+                    raise AppError(ErrorCode.VALIDATION_FAILED, "El horario de cierre debe ser posterior al de apertura.",
+                                   details=[{"key": "workingHours", "weekday": day.weekday}])
+            extra[key] = msgspec.to_builtins(value)
+    org.settings = extra
+    await session.flush()
+    after = msgspec.to_builtins(to_settings(org))
+    changed = {k: after[k] for k in after if after[k] != before[k]}
+    if changed:
+        await audit(session, org_id=org.id, actor_id=ctx.user_id, action="organization.updated",
+                    entity_type="organization", entity_id=org.id,
+                    before={k: before[k] for k in changed}, after=changed, trace_id=trace_id)
+    return to_settings(org)

@@ -1,0 +1,46 @@
+"""Wire contracts of the organisation's own settings (business data printed on invoices)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from shared.fiscal.iva import IvaCondition
+from shared.schemas.base import CamelStruct
+
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]
+
+
+class WorkingDay(CamelStruct):
+    weekday: Annotated[int, msgspec.Meta(ge=0, le=6, description="0 = lunes … 6 = domingo")]
+    opens: HHMM
+    closes: HHMM
+
+
+class OrganizationSettings(CamelStruct):
+    id: uuid.UUID
+    name: str  # razón social
+    cuit: str
+    iva_condition: IvaCondition | None
+    gross_income_number: str | None  # Ingresos Brutos
+    activity_start_date: datetime.date | None  # inicio de actividades
+    address: str | None
+    logo_path: str | None
+    default_point_of_sale: int | None
+    working_hours: list[WorkingDay]
+    auto_invoice: bool
+
+
+class OrganizationUpdate(CamelStruct):
+    name: Annotated[str, msgspec.Meta(min_length=2, max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    iva_condition: IvaCondition | None | msgspec.UnsetType = msgspec.UNSET
+    gross_income_number: Annotated[str, msgspec.Meta(max_length=30)] | None | msgspec.UnsetType = msgspec.UNSET
+    activity_start_date: datetime.date | None | msgspec.UnsetType = msgspec.UNSET
+    address: Annotated[str, msgspec.Meta(max_length=500)] | None | msgspec.UnsetType = msgspec.UNSET
+    logo_path: Annotated[str, msgspec.Meta(max_length=500)] | None | msgspec.UnsetType = msgspec.UNSET
+    default_point_of_sale: Annotated[int, msgspec.Meta(ge=1, le=99998)] | None | msgspec.UnsetType = msgspec.UNSET
+    working_hours: list[WorkingDay] | msgspec.UnsetType = msgspec.UNSET
+    auto_invoice: bool | msgspec.UnsetType = msgspec.UNSET
