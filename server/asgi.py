@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Router
+from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -15,10 +17,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from server.domain import API_ROUTES_BY_DOMAIN, ROUTES_BY_DOMAIN
+from server.domain.auth.tokens import build_jwt_auth
 from server.lib.context import provide_db_session, provide_resources
 from server.lib.errors import EXCEPTION_HANDLERS
+from server.lib.idempotency import IdempotencyMiddleware
 from server.lib.logging import configure_logging, get_logger
 from server.lib.metrics import Metrics, ObservabilityMiddleware
+from server.lib.ratelimit import ApiRateLimitMiddleware
 from server.lib.tracing import echo_trace_header
 from server.runtime import Resources
 from server.settings import PROJECT_ROOT, Settings
@@ -53,6 +58,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
             if owned:
                 await res.close()
 
+    if not settings.secret_key:
+        settings = msgspec.structs.replace(settings, secret_key=_ephemeral_secret_key(settings))
+    jwt_auth = build_jwt_auth(settings.secret_key or "")
     api = Router(path=API_PREFIX, route_handlers=_flatten(API_ROUTES_BY_DOMAIN.values()))
     swagger_assets = PROJECT_ROOT / "assets" / "swagger-ui"
     openapi = OpenAPIConfig(
@@ -89,9 +97,10 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         ],
         dependencies={"resources": Provide(provide_resources), "db_session": Provide(provide_db_session)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[ObservabilityMiddleware],
+        middleware=[ObservabilityMiddleware, ApiRateLimitMiddleware, IdempotencyMiddleware],
         before_send=[echo_trace_header],
         lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init, _observability_first],
         openapi_config=openapi,
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=10 * 1024 * 1024,
@@ -99,6 +108,24 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         state=_initial_state(settings, metrics),
     )
     return app
+
+
+def _observability_first(app_config: AppConfig) -> AppConfig:
+    """Trace ids, access logs and metrics cover everything, authentication failures included."""
+    app_config.middleware = [ObservabilityMiddleware] + [
+        m for m in app_config.middleware if m is not ObservabilityMiddleware
+    ]
+    return app_config
+
+
+def _ephemeral_secret_key(settings: Settings) -> str:
+    """Outside production a missing token-signing key is replaced by a per-process key."""
+    if settings.is_production:
+        raise RuntimeError("CAMPOTECH_SECRET_KEY is required in production")
+    log.warning("CAMPOTECH_SECRET_KEY not set: using a random key; tokens will not survive a restart")
+    import secrets
+
+    return secrets.token_urlsafe(48)
 
 
 def _initial_state(settings: Settings, metrics: Metrics) -> Any:

@@ -12,6 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.db.engine import create_engine, create_sessionmaker
+from server.lib.capabilities import Capabilities
+from server.lib.events import EventBus
 from server.lib.logging import get_logger
 from server.lib.metrics import Metrics
 from server.settings import Settings
@@ -43,6 +45,8 @@ class Resources:
         self.redis = redis
         self.metrics = metrics
         self.queues: QueueRegistry | None = None
+        self.events = EventBus()
+        self.capabilities = Capabilities()
         self.extras: dict[str, Any] = {}
 
     @classmethod

@@ -107,6 +107,7 @@ def fixture_settings(database: TestDatabase, redis_url: str) -> Settings:
         admin_token="test-admin-token-0123456789abcdef",
         secret_key="test-secret-key-0123456789abcdef-0123456789",
         db_pool_size=5,
+        api_rate_limit_per_minute=100_000,  # tests that check the limit set their own
     )
 
 

@@ -11,6 +11,7 @@ from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.engine import tenant_session
+from server.lib.events import dispatch_pending
 from server.runtime import Resources
 
 CONTEXT_KEY = "request_context"
@@ -56,7 +57,8 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
     error response, not a lie); rolled back on any error.
     """
     ctx = context_of(request)
-    session = tenant_session(resources_of(request).sessionmaker, ctx.org_id, ctx.user_id)
+    resources = resources_of(request)
+    session = tenant_session(resources.sessionmaker, ctx.org_id, ctx.user_id)
     try:
         yield session
         await session.commit()
@@ -65,3 +67,5 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[
         raise
     finally:
         await session.close()
+    # domain events of a committed transaction only (handlers queue work; they never raise)
+    await dispatch_pending(resources.events, session)

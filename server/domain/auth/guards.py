@@ -20,7 +20,7 @@ def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestContext:
     return user
 
 
-def requires(*permissions: Permission, any_of: bool = False):  # noqa: ANN201
+def requires(*permissions: Permission, any_of: bool = False):
     """A guard allowing the request when the caller's role has the permission(s)."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

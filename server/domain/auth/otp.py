@@ -80,8 +80,9 @@ class OtpStore:
                 details={"retryAfterSeconds": max(int(ttl), 1)},
             )
         code = self.test_codes.get(phone) or f"{secrets.randbelow(10**6):06d}"
-        record = OtpRecord(code_hash=self._hash(phone, code), purpose=purpose, payload=payload or {},
-                           issued_at=time.time())
+        record = OtpRecord(
+            code_hash=self._hash(phone, code), purpose=purpose, payload=payload or {}, issued_at=time.time()
+        )
         await self.redis.set(_key(phone), msgspec.json.encode(record), ex=CODE_TTL_SECONDS)
         return code
 

@@ -29,6 +29,7 @@ from server.domain.auth.tokens import (
     new_refresh_token,
     org_of_refresh_token,
 )
+from server.domain.organizations.services import create_organization_with_owner
 from server.lib.errors import AppError
 from server.lib.logging import get_logger
 from server.lib.ratelimit import RateLimiter
@@ -36,7 +37,6 @@ from server.runtime import Resources
 from shared.errors import ErrorCode
 from shared.fiscal.cuit import InvalidCuit, normalize_cuit
 from shared.ids import new_id
-from shared.roles import Role
 from shared.schemas.auth import OrganizationSummary, SessionInfo, TokenPair, UserSummary
 
 log = get_logger("campotech.auth")
@@ -134,9 +134,17 @@ class AuthService:
         except AppError as exc:
             if user is not None and exc.code in (ErrorCode.OTP_INVALID, ErrorCode.OTP_TOO_MANY_ATTEMPTS):
                 async with tenant_transaction(self.sessionmaker, user.org_id, user.id) as session:
-                    await audit(session, org_id=user.org_id, actor_id=None, action="auth.otp_failed",
-                                entity_type="user", entity_id=user.id, before=None,
-                                after={"reason": exc.code.value}, trace_id=trace_id)
+                    await audit(
+                        session,
+                        org_id=user.org_id,
+                        actor_id=None,
+                        action="auth.otp_failed",
+                        entity_type="user",
+                        entity_id=user.id,
+                        before=None,
+                        after={"reason": exc.code.value},
+                        trace_id=trace_id,
+                    )
             raise
         if record.purpose is OtpPurpose.SIGNUP:
             return await self._complete_signup(phone, record.payload, device_name, user_agent, trace_id)
@@ -154,20 +162,18 @@ class AuthService:
         if await self.find_user_by_phone(phone) is not None:
             raise AppError(ErrorCode.PHONE_ALREADY_REGISTERED)
         org_id, user_id = new_id(), new_id()
-        now = _now()
         async with tenant_transaction(self.sessionmaker, org_id, user_id) as session:
-            org = Organization(id=org_id, name=payload["businessName"], cuit=payload["cuit"], settings={})
-            session.add(org)
-            await session.flush()
-            user = User(
-                id=user_id, org_id=org_id, phone=phone, full_name=payload.get("fullName") or "Dueño",
-                role=Role.OWNER, is_active=True, joined_at=now, last_login_at=now,
+            _, user = await create_organization_with_owner(
+                session,
+                org_id=org_id,
+                owner_id=user_id,
+                name=payload["businessName"],
+                cuit=payload["cuit"],
+                owner_phone=phone,
+                owner_name=payload.get("fullName") or "",
+                trace_id=trace_id,
+                joined=True,
             )
-            session.add(user)
-            await session.flush()
-            await audit(session, org_id=org_id, actor_id=user_id, action="organization.created",
-                        entity_type="organization", entity_id=org_id, before=None,
-                        after={"name": org.name, "cuit": org.cuit}, trace_id=trace_id)
         return await self._open_session(user, device_name, user_agent, trace_id, action="auth.signup")
 
     # -- sessions and tokens ------------------------------------------------------------------
@@ -178,23 +184,43 @@ class AuthService:
         refresh = new_refresh_token(user.org_id)
         async with tenant_transaction(self.sessionmaker, user.org_id, user.id) as session:
             auth_session = AuthSession(
-                id=new_id(), org_id=user.org_id, user_id=user.id, device_name=device_name,
-                user_agent=(user_agent or "")[:300] or None, last_used_at=now, expires_at=now + REFRESH_TTL,
+                id=new_id(),
+                org_id=user.org_id,
+                user_id=user.id,
+                device_name=device_name,
+                user_agent=(user_agent or "")[:300] or None,
+                last_used_at=now,
+                expires_at=now + REFRESH_TTL,
             )
             session.add(auth_session)
             await session.flush()
-            session.add(RefreshToken(org_id=user.org_id, session_id=auth_session.id,
-                                     token_hash=hash_refresh_token(refresh), expires_at=now + REFRESH_TTL))
+            session.add(
+                RefreshToken(
+                    org_id=user.org_id,
+                    session_id=auth_session.id,
+                    token_hash=hash_refresh_token(refresh),
+                    expires_at=now + REFRESH_TTL,
+                )
+            )
             await session.execute(
                 update(User).where(User.id == user.id).values(last_login_at=now, joined_at=user.joined_at or now)
             )
             org = await session.get_one(Organization, user.org_id)
-            await audit(session, org_id=user.org_id, actor_id=user.id, action=action, entity_type="session",
-                        entity_id=auth_session.id, before=None,
-                        after={"device": device_name, "sessionId": str(auth_session.id)}, trace_id=trace_id)
+            await audit(
+                session,
+                org_id=user.org_id,
+                actor_id=user.id,
+                action=action,
+                entity_type="session",
+                entity_id=auth_session.id,
+                before=None,
+                after={"device": device_name, "sessionId": str(auth_session.id)},
+                trace_id=trace_id,
+            )
         return TokenPair(
-            access_token=issue_access_token(self.secret, user_id=user.id, org_id=user.org_id,
-                                            role=user.role.value, session_id=auth_session.id),
+            access_token=issue_access_token(
+                self.secret, user_id=user.id, org_id=user.org_id, role=user.role.value, session_id=auth_session.id
+            ),
             refresh_token=refresh,
             expires_in=int(ACCESS_TTL.total_seconds()),
             session_id=auth_session.id,
@@ -229,8 +255,13 @@ class AuthService:
                 if not user.is_active:
                     raise AppError(ErrorCode.USER_INACTIVE)
                 new_token = new_refresh_token(org_id)
-                replacement = RefreshToken(id=new_id(), org_id=org_id, session_id=auth_session.id,
-                                           token_hash=hash_refresh_token(new_token), expires_at=now + REFRESH_TTL)
+                replacement = RefreshToken(
+                    id=new_id(),
+                    org_id=org_id,
+                    session_id=auth_session.id,
+                    token_hash=hash_refresh_token(new_token),
+                    expires_at=now + REFRESH_TTL,
+                )
                 session.add(replacement)
                 row.used_at = now
                 row.replaced_by_id = replacement.id
@@ -238,13 +269,15 @@ class AuthService:
                 auth_session.expires_at = now + REFRESH_TTL
                 org = await session.get_one(Organization, org_id)
         if reused_session is not None:
-            await self.revoke_sessions(org_id, [reused_session], reason="refresh_token_reused",
-                                       actor_id=None, trace_id=trace_id)
+            await self.revoke_sessions(
+                org_id, [reused_session], reason="refresh_token_reused", actor_id=None, trace_id=trace_id
+            )
             log.warning("refresh token reused: session revoked", session_id=str(reused_session))
             raise AppError(ErrorCode.REFRESH_TOKEN_REUSED)
         return TokenPair(
-            access_token=issue_access_token(self.secret, user_id=user.id, org_id=org_id, role=user.role.value,
-                                            session_id=auth_session.id),
+            access_token=issue_access_token(
+                self.secret, user_id=user.id, org_id=org_id, role=user.role.value, session_id=auth_session.id
+            ),
             refresh_token=new_token,
             expires_in=int(ACCESS_TTL.total_seconds()),
             session_id=auth_session.id,
@@ -253,7 +286,12 @@ class AuthService:
         )
 
     async def revoke_sessions(
-        self, org_id: uuid.UUID, session_ids: list[uuid.UUID], *, reason: str, actor_id: uuid.UUID | None,
+        self,
+        org_id: uuid.UUID,
+        session_ids: list[uuid.UUID],
+        *,
+        reason: str,
+        actor_id: uuid.UUID | None,
         trace_id: str | None,
     ) -> int:
         """Revoke sessions now: refresh refused from here on, access tokens refused at once (Redis)."""
@@ -270,17 +308,31 @@ class AuthService:
                 )
             ).all()
             for session_id, user_id in revoked:
-                await audit(session, org_id=org_id, actor_id=actor_id, action="auth.session_revoked",
-                            entity_type="session", entity_id=session_id, before=None,
-                            after={"reason": reason, "userId": str(user_id)}, trace_id=trace_id)
+                await audit(
+                    session,
+                    org_id=org_id,
+                    actor_id=actor_id,
+                    action="auth.session_revoked",
+                    entity_type="session",
+                    entity_id=session_id,
+                    before=None,
+                    after={"reason": reason, "userId": str(user_id)},
+                    trace_id=trace_id,
+                )
         ttl = int(ACCESS_TTL.total_seconds()) + 60
         for session_id in session_ids:
             await self.resources.redis.set(REVOKED_SESSION_PREFIX + str(session_id), b"1", ex=ttl)
         return len(revoked)
 
     async def revoke_user_sessions(
-        self, session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, *, reason: str,
-        actor_id: uuid.UUID | None, trace_id: str | None,
+        self,
+        session: AsyncSession,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        reason: str,
+        actor_id: uuid.UUID | None,
+        trace_id: str | None,
     ) -> list[uuid.UUID]:
         """Within the caller's transaction: every live session of a user (deactivation)."""
         now = _now()
@@ -295,9 +347,17 @@ class AuthService:
             ).scalars()
         )
         for session_id in ids:
-            await audit(session, org_id=org_id, actor_id=actor_id, action="auth.session_revoked",
-                        entity_type="session", entity_id=session_id, before=None,
-                        after={"reason": reason, "userId": str(user_id)}, trace_id=trace_id)
+            await audit(
+                session,
+                org_id=org_id,
+                actor_id=actor_id,
+                action="auth.session_revoked",
+                entity_type="session",
+                entity_id=session_id,
+                before=None,
+                after={"reason": reason, "userId": str(user_id)},
+                trace_id=trace_id,
+            )
         return ids
 
     async def mark_revoked(self, session_ids: list[uuid.UUID]) -> None:
@@ -307,8 +367,9 @@ class AuthService:
 
 
 def user_summary(user: User) -> UserSummary:
-    return UserSummary(id=user.id, full_name=user.full_name, phone=user.phone, role=user.role.value,
-                       is_active=user.is_active)
+    return UserSummary(
+        id=user.id, full_name=user.full_name, phone=user.phone, role=user.role.value, is_active=user.is_active
+    )
 
 
 async def list_sessions(session: AsyncSession, user_id: uuid.UUID, current: uuid.UUID | None) -> list[SessionInfo]:
@@ -321,7 +382,14 @@ async def list_sessions(session: AsyncSession, user_id: uuid.UUID, current: uuid
         )
     ).all()
     return [
-        SessionInfo(id=r.id, device_name=r.device_name, user_agent=r.user_agent, created_at=r.created_at,
-                    last_used_at=r.last_used_at, expires_at=r.expires_at, current=r.id == current)
+        SessionInfo(
+            id=r.id,
+            device_name=r.device_name,
+            user_agent=r.user_agent,
+            created_at=r.created_at,
+            last_used_at=r.last_used_at,
+            expires_at=r.expires_at,
+            current=r.id == current,
+        )
         for r in rows
     ]

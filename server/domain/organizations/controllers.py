@@ -21,14 +21,23 @@ class OrganizationController(Controller):
     tags = ["organization"]
 
     @get("/", guards=[requires(Permission.ORG_READ)], operation_id="GetOrganization")
-    async def get_settings(self, request: Request[Any, Any, Any],
-                           db_session: NamedDependency[AsyncSession]) -> OrganizationSettings:
+    async def get_settings(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> OrganizationSettings:
         return services.to_settings(await services.current_organization(db_session, caller(request)))
 
-    @patch("/", guards=[requires(Permission.ORG_WRITE)], operation_id="UpdateOrganization",
-           summary="Business data for invoices, working hours, default point of sale")
-    async def update_settings(self, request: Request[Any, Any, Any], data: Annotated[OrganizationUpdate, Body()],
-                              db_session: NamedDependency[AsyncSession]) -> OrganizationSettings:
+    @patch(
+        "/",
+        guards=[requires(Permission.ORG_WRITE)],
+        operation_id="UpdateOrganization",
+        summary="Business data for invoices, working hours, default point of sale",
+    )
+    async def update_settings(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[OrganizationUpdate, Body()],
+        db_session: NamedDependency[AsyncSession],
+    ) -> OrganizationSettings:
         return await services.update_organization(db_session, caller(request), data, trace_id_of(request.scope))
 
 

@@ -28,21 +28,39 @@ class UserController(Controller):
     async def list_users(self, db_session: NamedDependency[AsyncSession]) -> list[Member]:
         return await services.list_members(db_session)
 
-    @post("/", guards=[requires(Permission.TEAM_MANAGE)], operation_id="InviteUser",
-          summary="Invite a member by phone and role (they accept by signing in with a code)")
-    async def invite(self, request: Request[Any, Any, Any], data: Annotated[MemberInvite, Body()],
-                     db_session: NamedDependency[AsyncSession], auth: NamedDependency[AuthService]) -> Member:
+    @post(
+        "/",
+        guards=[requires(Permission.TEAM_MANAGE)],
+        operation_id="InviteUser",
+        summary="Invite a member by phone and role (they accept by signing in with a code)",
+    )
+    async def invite(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[MemberInvite, Body()],
+        db_session: NamedDependency[AsyncSession],
+        auth: NamedDependency[AuthService],
+    ) -> Member:
         return await services.invite_member(db_session, auth, caller(request), data, trace_id_of(request.scope))
 
     @get("/{user_id:uuid}", guards=[requires(Permission.TEAM_READ)], operation_id="GetUser")
     async def get_user(self, user_id: uuid.UUID, db_session: NamedDependency[AsyncSession]) -> Member:
         return services.to_member(await services.get_member(db_session, user_id))
 
-    @patch("/{user_id:uuid}", guards=[requires(Permission.TEAM_MANAGE)], operation_id="UpdateUser",
-           summary="Rename, change role, deactivate (closes all their sessions) or reactivate")
-    async def update(self, request: Request[Any, Any, Any], user_id: uuid.UUID,
-                     data: Annotated[MemberUpdate, Body()], db_session: NamedDependency[AsyncSession],
-                     auth: NamedDependency[AuthService]) -> Member:
+    @patch(
+        "/{user_id:uuid}",
+        guards=[requires(Permission.TEAM_MANAGE)],
+        operation_id="UpdateUser",
+        summary="Rename, change role, deactivate (closes all their sessions) or reactivate",
+    )
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: uuid.UUID,
+        data: Annotated[MemberUpdate, Body()],
+        db_session: NamedDependency[AsyncSession],
+        auth: NamedDependency[AuthService],
+    ) -> Member:
         member, revoked = await services.update_member(
             db_session, auth, caller(request), user_id, data, trace_id_of(request.scope)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,13 +18,18 @@ from shared.errors import ErrorCode
 from shared.permissions import can_grant
 from shared.roles import Role
 from shared.schemas.team import Member, MemberInvite, MemberUpdate
-import msgspec
 
 
 def to_member(user: User) -> Member:
     return Member(
-        id=user.id, full_name=user.full_name, phone=user.phone, role=user.role, is_active=user.is_active,
-        joined_at=user.joined_at, last_login_at=user.last_login_at, created_at=user.created_at,
+        id=user.id,
+        full_name=user.full_name,
+        phone=user.phone,
+        role=user.role,
+        is_active=user.is_active,
+        joined_at=user.joined_at,
+        last_login_at=user.last_login_at,
+        created_at=user.created_at,
     )
 
 
@@ -48,13 +54,27 @@ async def invite_member(
     phone = normalize_login_phone(data.phone)
     if await auth.find_user_by_phone(phone) is not None:
         raise AppError(ErrorCode.PHONE_ALREADY_REGISTERED, details=[{"key": "phone"}])
-    user = User(org_id=ctx.org_id, phone=phone, full_name=data.full_name.strip(), role=data.role,
-                is_active=True, invited_by_id=ctx.user_id)
+    user = User(
+        org_id=ctx.org_id,
+        phone=phone,
+        full_name=data.full_name.strip(),
+        role=data.role,
+        is_active=True,
+        invited_by_id=ctx.user_id,
+    )
     session.add(user)
     await session.flush()
-    await audit(session, org_id=ctx.org_id, actor_id=ctx.user_id, action="user.invited", entity_type="user",
-                entity_id=user.id, before=None, after={"role": data.role.value, "fullName": user.full_name},
-                trace_id=trace_id)
+    await audit(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user_id,
+        action="user.invited",
+        entity_type="user",
+        entity_id=user.id,
+        before=None,
+        after={"role": data.role.value, "fullName": user.full_name},
+        trace_id=trace_id,
+    )
     return to_member(user)
 
 
@@ -69,7 +89,11 @@ async def _other_active_owners(session: AsyncSession, user_id: uuid.UUID) -> int
 
 
 async def update_member(
-    session: AsyncSession, auth: AuthService, ctx: RequestContext, user_id: uuid.UUID, data: MemberUpdate,
+    session: AsyncSession,
+    auth: AuthService,
+    ctx: RequestContext,
+    user_id: uuid.UUID,
+    data: MemberUpdate,
     trace_id: str,
 ) -> tuple[Member, list[uuid.UUID]]:
     """Apply the change; returns the member and the sessions revoked (to refuse their tokens at once)."""
@@ -92,21 +116,56 @@ async def update_member(
     after = {"role": user.role.value, "isActive": user.is_active, "fullName": user.full_name}
     revoked: list[uuid.UUID] = []
     if before["role"] != after["role"]:
-        await audit(session, org_id=ctx.org_id, actor_id=ctx.user_id, action="user.role_changed",
-                    entity_type="user", entity_id=user.id, before={"role": before["role"]},
-                    after={"role": after["role"]}, trace_id=trace_id)
+        await audit(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user_id,
+            action="user.role_changed",
+            entity_type="user",
+            entity_id=user.id,
+            before={"role": before["role"]},
+            after={"role": after["role"]},
+            trace_id=trace_id,
+        )
     if before["isActive"] and not user.is_active:
-        await audit(session, org_id=ctx.org_id, actor_id=ctx.user_id, action="user.deactivated",
-                    entity_type="user", entity_id=user.id, before=None, after=None, trace_id=trace_id)
-        revoked = await auth.revoke_user_sessions(session, ctx.org_id, user.id, reason="user_deactivated",
-                                                  actor_id=ctx.user_id, trace_id=trace_id)
+        await audit(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user_id,
+            action="user.deactivated",
+            entity_type="user",
+            entity_id=user.id,
+            before=None,
+            after=None,
+            trace_id=trace_id,
+        )
+        revoked = await auth.revoke_user_sessions(
+            session, ctx.org_id, user.id, reason="user_deactivated", actor_id=ctx.user_id, trace_id=trace_id
+        )
     elif not before["isActive"] and user.is_active:
-        await audit(session, org_id=ctx.org_id, actor_id=ctx.user_id, action="user.reactivated",
-                    entity_type="user", entity_id=user.id, before=None, after=None, trace_id=trace_id)
+        await audit(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user_id,
+            action="user.reactivated",
+            entity_type="user",
+            entity_id=user.id,
+            before=None,
+            after=None,
+            trace_id=trace_id,
+        )
     if before["fullName"] != after["fullName"]:
-        await audit(session, org_id=ctx.org_id, actor_id=ctx.user_id, action="user.updated", entity_type="user",
-                    entity_id=user.id, before={"fullName": before["fullName"]},
-                    after={"fullName": after["fullName"]}, trace_id=trace_id)
+        await audit(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user_id,
+            action="user.updated",
+            entity_type="user",
+            entity_id=user.id,
+            before={"fullName": before["fullName"]},
+            after={"fullName": after["fullName"]},
+            trace_id=trace_id,
+        )
     return to_member(user), revoked
 
 
