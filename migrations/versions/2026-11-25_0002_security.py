@@ -231,6 +231,9 @@ def upgrade() -> None:
           END IF;
           -- one writer per organisation at a time, so two entries never share a predecessor
           PERFORM pg_advisory_xact_lock(hashtextextended('audit:' || NEW.org_id::text, 0));
+          -- seq is drawn again under the lock, so seq order is chain order: the default was drawn
+          -- before waiting, and entries committed meanwhile would otherwise sort after this one
+          NEW.seq := nextval(pg_get_serial_sequence('audit_log', 'seq'));
           SELECT hash INTO previous FROM audit_log WHERE org_id = NEW.org_id ORDER BY seq DESC LIMIT 1;
           NEW.created_at := coalesce(NEW.created_at, now());
           NEW.prev_hash := previous;

@@ -50,7 +50,9 @@ async def test_signup_of_a_registered_phone_is_refused(client: httpx.AsyncClient
     assert response.status_code == 409 and response.json()["code"] == "phone_already_registered"
 
 
-async def test_login_accepts_local_phone_formats(client: httpx.AsyncClient, resources: Resources, owner: Session) -> None:
+async def test_login_accepts_local_phone_formats(
+    client: httpx.AsyncClient, resources: Resources, owner: Session
+) -> None:
     local = "011 15-" + owner.phone[-8:-4] + "-" + owner.phone[-4:]  # +54911XXXXYYYY → 011 15-XXXX-YYYY
     await clear_cooldown(resources, owner.phone)
     response = await client.post("/api/v1/auth/otp/request", json={"phone": local})
@@ -74,8 +76,9 @@ async def test_unknown_phone_gets_the_same_answer_and_no_code(client: httpx.Asyn
     assert await resources.redis.get(f"sandbox:otp:{phone}") is None
 
 
-async def test_wrong_codes_count_down_then_lock(client: httpx.AsyncClient, resources: Resources, owner: Session,
-                                               admin_conn: asyncpg.Connection) -> None:
+async def test_wrong_codes_count_down_then_lock(
+    client: httpx.AsyncClient, resources: Resources, owner: Session, admin_conn: asyncpg.Connection
+) -> None:
     await clear_cooldown(resources, owner.phone)
     await client.post("/api/v1/auth/otp/request", json={"phone": owner.phone})
     real = await sandbox_code(resources, owner.phone)
@@ -90,7 +93,8 @@ async def test_wrong_codes_count_down_then_lock(client: httpx.AsyncClient, resou
     late = await client.post("/api/v1/auth/otp/verify", json={"phone": owner.phone, "code": real})
     assert late.json()["code"] == "otp_too_many_attempts"
     failures = await admin_conn.fetchval(
-        "SELECT count(*) FROM audit_log WHERE org_id = $1 AND action = 'auth.otp_failed'", owner.body["organization"]["id"]
+        "SELECT count(*) FROM audit_log WHERE org_id = $1 AND action = 'auth.otp_failed'",
+        owner.body["organization"]["id"],
     )
     assert failures == 6  # five wrong codes and the refused late one
 
@@ -130,8 +134,9 @@ async def test_per_phone_limit_over_a_window(client: httpx.AsyncClient, resource
     assert statuses.count(202) == 4 and statuses[-1] == 429
 
 
-async def test_two_sessions_are_listed_and_one_can_be_closed(client: httpx.AsyncClient, resources: Resources,
-                                                           owner: Session) -> None:
+async def test_two_sessions_are_listed_and_one_can_be_closed(
+    client: httpx.AsyncClient, resources: Resources, owner: Session
+) -> None:
     desktop = await log_in(client, resources, owner.phone, device="escritorio")
     listed = (await client.get("/api/v1/auth/sessions", headers=desktop.headers)).json()
     assert len(listed) == 2
