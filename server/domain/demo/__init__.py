@@ -1,0 +1,1 @@
+"""Demo data: an organisation with a member of every role, for `campotech dev` and `campotech seed demo`."""
