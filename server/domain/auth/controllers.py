@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,7 +133,7 @@ class AuthController(Controller):
     async def revoke(
         self,
         request: Request[Any, Any, Any],
-        session_id: uuid.UUID,
+        session_id: FromPath[uuid.UUID],
         db_session: NamedDependency[AsyncSession],
         auth: NamedDependency[AuthService],
     ) -> None:

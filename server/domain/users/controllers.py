@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.domain.auth.deps import provide_auth_service
@@ -44,7 +44,7 @@ class UserController(Controller):
         return await services.invite_member(db_session, auth, caller(request), data, trace_id_of(request.scope))
 
     @get("/{user_id:uuid}", guards=[requires(Permission.TEAM_READ)], operation_id="GetUser")
-    async def get_user(self, user_id: uuid.UUID, db_session: NamedDependency[AsyncSession]) -> Member:
+    async def get_user(self, user_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]) -> Member:
         return services.to_member(await services.get_member(db_session, user_id))
 
     @patch(
@@ -56,7 +56,7 @@ class UserController(Controller):
     async def update(
         self,
         request: Request[Any, Any, Any],
-        user_id: uuid.UUID,
+        user_id: FromPath[uuid.UUID],
         data: Annotated[MemberUpdate, Body()],
         db_session: NamedDependency[AsyncSession],
         auth: NamedDependency[AuthService],
