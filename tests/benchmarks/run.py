@@ -148,6 +148,9 @@ register(
 
 def load_entry_modules() -> None:
     """Import ``tests/benchmarks/entries_*.py``: each registers its entries when imported."""
+    # run as `python -m tests.benchmarks.run` this module is __main__: entries must register here, not
+    # in a second copy imported under its package name
+    sys.modules.setdefault("tests.benchmarks.run", sys.modules[__name__])
     for module in sorted(pkgutil.iter_modules([str(BENCH_DIR)]), key=lambda m: m.name):
         if module.name.startswith("entries_"):
             importlib.import_module(f"tests.benchmarks.{module.name}")
