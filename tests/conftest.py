@@ -37,6 +37,7 @@ APP_ROLE = "campotech_app"
 
 @dataclass(frozen=True)
 class TestDatabase:
+    __test__ = False  # a fixture's value, not a test class
     admin_url: str  # owner/superuser connection to the test database
     app_url: str  # the application role's connection to the same database
     name: str

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from saq import Queue, Worker
 from saq.job import Job, Status, get_default_job_key
 from saq.queue.redis import RedisQueue
@@ -459,8 +460,13 @@ class QueueRegistry:
         return {"queues": out}
 
     async def update_depth_gauges(self, metrics: Metrics) -> None:
+        """Refresh the queue-depth gauges; with Redis unreachable they keep their last values."""
         for name, queue in self.queues.items():
-            info = await queue.info()
+            try:
+                info = await queue.info()
+            except (RedisError, OSError) as exc:
+                log.warning("queue depth unavailable", queue=name, error=type(exc).__name__)
+                continue
             for state in ("queued", "active", "scheduled"):
                 metrics.queue_depth.labels(name, state).set(int(info.get(state) or 0))  # type: ignore[call-overload]
 
@@ -470,7 +476,10 @@ class QueueRegistry:
             return
         self._closed = True
         for queue in self.queues.values():
-            await queue.disconnect()
+            try:
+                await queue.disconnect()
+            except (RedisError, OSError) as exc:  # Redis already gone: nothing left to close
+                log.warning("queue disconnect failed", queue=queue.name, error=type(exc).__name__)
 
 
 def error_summary(error: str | None) -> str | None:
