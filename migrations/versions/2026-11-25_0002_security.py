@@ -11,9 +11,9 @@ transaction-local ``set_config`` ends, the setting reads ``''``, not NULL).
 
 from __future__ import annotations
 
-import os
+from alembic import op
 
-from alembic import context, op
+from server.db.migrate import migration_app_role
 
 revision = "0002"
 down_revision = "0001"
@@ -103,10 +103,7 @@ INVOICE_FISCAL_FIELDS = (
 
 
 def _app_role() -> str:
-    role = context.config.attributes.get("app_role") or os.environ.get("CAMPOTECH_APP_DB_ROLE") or "campotech_app"
-    if not role.replace("_", "").isalnum():
-        raise ValueError(f"invalid application role name {role!r}")
-    return role
+    return migration_app_role()
 
 
 def upgrade() -> None:

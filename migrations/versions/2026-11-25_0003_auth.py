@@ -7,10 +7,11 @@ Create Date: 2026-11-25 15:10:20.280839
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import context, op
 import advanced_alchemy.types
+import sqlalchemy as sa
+from alembic import op
 
+from server.db.migrate import migration_app_role
 
 revision = "0003"
 down_revision = '0002'
@@ -58,7 +59,7 @@ def upgrade() -> None:
     op.create_index('ix_refresh_tokens_session', 'refresh_tokens', ['org_id', 'session_id'], unique=False)
     op.add_column('users', sa.Column('joined_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True))
 
-    role = context.config.attributes.get("app_role") or "campotech_app"
+    role = migration_app_role()
     for table in ("auth_sessions", "refresh_tokens"):
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")

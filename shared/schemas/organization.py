@@ -36,11 +36,11 @@ class OrganizationSettings(CamelStruct):
 
 class OrganizationUpdate(CamelStruct):
     name: Annotated[str, msgspec.Meta(min_length=2, max_length=200)] | msgspec.UnsetType = msgspec.UNSET
-    iva_condition: IvaCondition | None | msgspec.UnsetType = msgspec.UNSET
-    gross_income_number: Annotated[str, msgspec.Meta(max_length=30)] | None | msgspec.UnsetType = msgspec.UNSET
-    activity_start_date: datetime.date | None | msgspec.UnsetType = msgspec.UNSET
-    address: Annotated[str, msgspec.Meta(max_length=500)] | None | msgspec.UnsetType = msgspec.UNSET
-    logo_path: Annotated[str, msgspec.Meta(max_length=500)] | None | msgspec.UnsetType = msgspec.UNSET
-    default_point_of_sale: Annotated[int, msgspec.Meta(ge=1, le=99998)] | None | msgspec.UnsetType = msgspec.UNSET
+    iva_condition: IvaCondition | msgspec.UnsetType | None = msgspec.UNSET
+    gross_income_number: Annotated[str, msgspec.Meta(max_length=30)] | msgspec.UnsetType | None = msgspec.UNSET
+    activity_start_date: datetime.date | msgspec.UnsetType | None = msgspec.UNSET
+    address: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType | None = msgspec.UNSET
+    logo_path: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType | None = msgspec.UNSET
+    default_point_of_sale: Annotated[int, msgspec.Meta(ge=1, le=99998)] | msgspec.UnsetType | None = msgspec.UNSET
     working_hours: list[WorkingDay] | msgspec.UnsetType = msgspec.UNSET
     auto_invoice: bool | msgspec.UnsetType = msgspec.UNSET

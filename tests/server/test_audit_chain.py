@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db.engine import tenant_transaction
+from server.db import migrate
+from server.db.engine import tenant_session, tenant_transaction
 from server.db.models.audit import AuditLogEntry
+from server.db.setup import drop_database, ensure_app_role, ensure_database, with_database
 from server.domain.audit.services import (
     HASH_MISMATCH,
     PREV_HASH_MISMATCH,
@@ -27,13 +30,15 @@ from server.domain.audit.services import (
     record,
     verify_chain,
 )
-from server.lib.errors import AppError
+from server.lib.errors import AppError, sqlstate_of
 from server.runtime import Resources
+from tests.conftest import APP_ROLE
 
 MakeOrg = Callable[..., Awaitable[uuid.UUID]]
 
 SELECT_PID = text("SELECT pg_backend_pid()")
 TAMPER = "UPDATE audit_log SET after = $2::jsonb WHERE id = $1"
+SERIALIZATION_FAILURE = "40001"
 FORGED = '{"total": "0.01"}'
 
 
@@ -279,6 +284,133 @@ async def test_writer_waiting_while_another_transaction_appends_twice_keeps_the_
     assert chain[-1]["id"] == entry_x.id
     _assert_linked(chain)
     assert await _verify(resources.sessionmaker, org) == ChainReport(ok=True, checked=4)
+
+
+async def _head(admin_conn: asyncpg.Connection, org_id: uuid.UUID) -> asyncpg.Record | None:
+    return await admin_conn.fetchrow("SELECT last_seq, last_hash FROM audit_chain_heads WHERE org_id = $1", org_id)
+
+
+async def test_the_chain_head_follows_the_newest_entry(
+    resources: Resources, admin_conn: asyncpg.Connection, make_org: MakeOrg
+) -> None:
+    org = await make_org()
+    other = await make_org()
+    assert await _head(admin_conn, org) is None  # made by the first entry
+    for n in range(1, 4):
+        entry = await _record(resources.sessionmaker, org, n)
+        assert tuple(await _head(admin_conn, org)) == (entry.seq, entry.hash)
+    other_entry = await _record(resources.sessionmaker, other, 1)
+    assert tuple(await _head(admin_conn, other)) == (other_entry.seq, other_entry.hash)
+    assert tuple(await _head(admin_conn, org)) == (entry.seq, entry.hash)
+    # the head goes with its organisation
+    await admin_conn.execute("DELETE FROM organizations WHERE id = $1", other)
+    assert await _head(admin_conn, other) is None
+
+
+@pytest.mark.parametrize("isolation", ["REPEATABLE READ", "SERIALIZABLE"])
+@pytest.mark.parametrize("existing", [True, False], ids=["existing-chain", "first-entries"])
+async def test_snapshot_writers_of_one_org_fail_to_serialize_instead_of_forking(
+    resources: Resources, admin_conn: asyncpg.Connection, make_org: MakeOrg, isolation: str, existing: bool
+) -> None:
+    """Regression: under REPEATABLE READ / SERIALIZABLE the previous hash used to be read from the
+    transaction's snapshot, which can be older than the chain's end: two writers chained onto one entry.
+
+    Both transactions take their snapshots before either appends. The second waits for the first's hold
+    on the org's chain head; when the first commits, the second fails with a serialization error
+    (40001) rather than append after an entry its snapshot does not show. Retried, it appends in turn.
+    With ``existing=False`` the org has no entry (and no head row) yet: the two race to create the head.
+    """
+    org = await make_org()
+    if existing:
+        await _record(resources.sessionmaker, org, 0)
+    first = tenant_session(resources.sessionmaker, org)
+    second = tenant_session(resources.sessionmaker, org)
+    try:
+        pids = []
+        for session in (first, second):
+            await session.connection(execution_options={"isolation_level": isolation})
+            # the snapshot is taken now, with the chain as it was before either writer
+            assert (await session.execute(text("SELECT current_setting('transaction_isolation')"))).scalar_one() == (
+                isolation.lower()
+            )
+            await session.execute(text("SELECT count(*) FROM audit_log"))
+            pids.append((await session.execute(SELECT_PID)).scalar_one())
+
+        entry_1 = await record(
+            first, org_id=org, actor_id=None, action="first", entity_type="job", entity_id=None, after={"w": 1}
+        )
+        task_2 = asyncio.create_task(
+            record(second, org_id=org, actor_id=None, action="second", entity_type="job", entity_id=None)
+        )
+        await _wait_until_blocked(admin_conn, pids[1], pids[0])
+        await first.commit()
+        with pytest.raises(DBAPIError) as refused:
+            await task_2
+        assert sqlstate_of(refused.value) == SERIALIZATION_FAILURE, refused.value
+        await second.rollback()
+    finally:
+        await first.close()
+        await second.close()
+
+    retried = await _record(resources.sessionmaker, org, 2, action="second")
+    chain = await _chain(admin_conn, org)
+    assert [e["id"] for e in chain[-2:]] == [entry_1.id, retried.id]
+    assert len(chain) == (3 if existing else 2)
+    _assert_linked(chain)
+    assert await _verify(resources.sessionmaker, org) == ChainReport(ok=True, checked=len(chain))
+    assert tuple(await _head(admin_conn, org)) == (retried.seq, retried.hash)
+
+
+@pytest.fixture(name="scratch_db")
+async def fixture_scratch_db(pg_server_url: str) -> AsyncIterator[str]:
+    name = f"campotech_audit_{uuid.uuid4().hex[:10]}"
+    assert await ensure_database(pg_server_url, name)
+    await ensure_app_role(pg_server_url, APP_ROLE)
+    try:
+        yield with_database(pg_server_url, name)
+    finally:
+        await drop_database(pg_server_url, name)
+
+
+async def test_migration_0004_continues_existing_chains(scratch_db: str) -> None:
+    """Chains written before the head table existed go on from their last entry."""
+    await asyncio.to_thread(migrate.upgrade, scratch_db, "0003", APP_ROLE)
+    conn = await asyncpg.connect(scratch_db)  # the superuser: row-level security does not apply
+    try:
+        orgs = [uuid.uuid4(), uuid.uuid4()]
+        for n, org in enumerate(orgs):
+            await conn.execute(
+                "INSERT INTO organizations (id, name, cuit, settings, is_active, created_at, updated_at) "
+                "VALUES ($1, 'Org', $2, '{}', true, now(), now())",
+                org,
+                f"3000000000{n}",
+            )
+
+        async def append(org: uuid.UUID, action: str) -> None:
+            await conn.execute(
+                "INSERT INTO audit_log (id, org_id, action, entity_type, created_at) VALUES ($1, $2, $3, 'job', now())",
+                uuid.uuid4(),
+                org,
+                action,
+            )
+
+        for n in range(3):
+            for org in orgs:
+                await append(org, f"before-{n}")
+
+        await asyncio.to_thread(migrate.upgrade, scratch_db, "head", APP_ROLE)
+        for org in orgs:
+            last = await conn.fetchrow(
+                "SELECT seq, hash FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT 1", org
+            )
+            assert tuple(await _head(conn, org)) == (last["seq"], last["hash"])
+            await append(org, "after")
+            assert await conn.fetch("SELECT * FROM audit_chain_verify($1)", org) == []
+            chain = await _chain(conn, org)
+            assert len(chain) == 4
+            _assert_linked(chain)
+    finally:
+        await conn.close()
 
 
 async def test_list_entries_pages_newest_first_within_the_org(resources: Resources, make_org: MakeOrg) -> None:

@@ -49,7 +49,9 @@ def test_org_create_then_user_add(settings: Settings, database: TestDatabase) ->
     )
     assert added.exit_code == 0, added.output
     users = asyncio.run(_fetch(database.admin_url, "SELECT role::text, phone FROM users WHERE org_id = $1", org_id))
-    assert sorted((u["role"], u["phone"]) for u in users) == sorted([("owner", owner_phone), ("technician", tech_phone)])
+    assert sorted((u["role"], u["phone"]) for u in users) == sorted(
+        [("owner", owner_phone), ("technician", tech_phone)]
+    )
     audited = asyncio.run(_fetch(database.admin_url, "SELECT action FROM audit_log WHERE org_id = $1", org_id))
     assert {a["action"] for a in audited} == {"organization.created", "user.invited"}
 
@@ -62,10 +64,15 @@ def test_org_create_refuses_bad_input(settings: Settings, database: TestDatabase
     )
     assert bad_cuit.exit_code == 2 and "verificador" in bad_cuit.output
     taken = random_phone()
-    assert runner.invoke(main, ["org", "create", "--name", "A", "--cuit", random_cuit(), "--owner-phone", taken],
-                         env=env).exit_code == 0
-    again = runner.invoke(main, ["org", "create", "--name", "B", "--cuit", random_cuit(), "--owner-phone", taken],
-                          env=env)
+    assert (
+        runner.invoke(
+            main, ["org", "create", "--name", "A", "--cuit", random_cuit(), "--owner-phone", taken], env=env
+        ).exit_code
+        == 0
+    )
+    again = runner.invoke(
+        main, ["org", "create", "--name", "B", "--cuit", random_cuit(), "--owner-phone", taken], env=env
+    )
     assert again.exit_code == 1 and "already belongs" in again.output
 
 

@@ -53,6 +53,11 @@ def fixture_security_migration() -> Iterator[ModuleType]:
     yield _load_migration("2026-11-25_0002_security.py")
 
 
+@pytest.fixture(name="tenant_fk_migration", scope="module")
+def fixture_tenant_fk_migration() -> Iterator[ModuleType]:
+    yield _load_migration("2026-11-25_0004_tenant_foreign_keys.py")
+
+
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     return not (type_ == "table" and name == "alembic_version")
 
@@ -146,7 +151,18 @@ SECURITY_FUNCTIONS = {
 }
 
 
-async def test_upgrade_downgrade_upgrade_on_a_new_database(scratch_db: str, security_migration: ModuleType) -> None:
+async def _foreign_key_definitions(conn: asyncpg.Connection) -> dict[str, str]:
+    """Every foreign key in ``public``: ``table.constraint`` → its definition as PostgreSQL prints it."""
+    rows = await conn.fetch(
+        "SELECT conrelid::regclass::text || '.' || conname AS name, pg_get_constraintdef(oid) AS definition "
+        "FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+    )
+    return {r["name"]: r["definition"] for r in rows}
+
+
+async def test_upgrade_downgrade_upgrade_on_a_new_database(
+    scratch_db: str, security_migration: ModuleType, tenant_fk_migration: ModuleType
+) -> None:
     await _upgrade(scratch_db)
     conn = await asyncpg.connect(scratch_db)
     try:
@@ -159,6 +175,20 @@ async def test_upgrade_downgrade_upgrade_on_a_new_database(scratch_db: str, secu
         assert head["rls_tables"] == tenant_tables
         assert head["app_grants"], "the app role got no grants"
         assert await _schema_diff(scratch_db) == []
+
+        # 0004 down: the single-column foreign keys of 0001/0003 come back, exactly as they were
+        await _downgrade(scratch_db, "0003")
+        fks = await _foreign_key_definitions(conn)
+        for table, column, parent, ondelete in tenant_fk_migration.TENANT_FOREIGN_KEYS:
+            assert fks[f"{table}.fk_{table}_{column}_{parent}"] == (
+                f"FOREIGN KEY ({column}) REFERENCES {parent}(id) ON DELETE {ondelete}"
+            )
+        assert not [name for name in fks if "org_id" in fks[name] and not name.endswith("_org_id_organizations")]
+        assert not await conn.fetchval("SELECT count(*) FROM pg_constraint WHERE conname LIKE 'uq_%_org_id_id'")
+        assert "audit_chain_heads" not in (await _public_objects(conn))["tables"]
+        assert "pg_advisory_xact_lock" in await conn.fetchval(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'audit_log_chain'"
+        )
 
         # down to the plain schema of 0001: no policy, trigger, RLS flag, grant or function of the later
         # revisions is left behind
@@ -239,7 +269,12 @@ def test_org_owned_tables_list_matches_the_models(security_migration: ModuleType
     for name in model_tables:
         column = orm_registry.metadata.tables[name].c.org_id
         assert not column.nullable
-        assert {fk.column.table.name for fk in column.foreign_keys} == {"organizations"}
+        # org_id alone references the organisation; it is also the first half of every tenant foreign key
+        # (org_id, x) → parent (org_id, id), where it only ever meets the parent's org_id
+        assert {fk.column.table.name for fk in column.foreign_keys if len(fk.constraint.columns) == 1} == {
+            "organizations"
+        }
+        assert all(fk.column.name == "org_id" for fk in column.foreign_keys if len(fk.constraint.columns) > 1)
 
 
 async def test_every_tenant_table_has_forced_rls_and_a_policy(admin_conn: asyncpg.Connection) -> None:

@@ -13,13 +13,13 @@ from server.runtime import Resources
 from shared.ids import new_id
 
 
-async def _seed(resources: Resources, org_id, count: int) -> None:  # noqa: ANN001
+async def _seed(resources: Resources, org_id, count: int) -> None:
     async with tenant_transaction(resources.sessionmaker, org_id) as session:
         for i in range(count):
             session.add(Customer(org_id=org_id, name=f"Cliente {i:03d}"))
 
 
-async def test_offset_page_counts_only_the_callers_org(resources: Resources, make_org) -> None:  # noqa: ANN001
+async def test_offset_page_counts_only_the_callers_org(resources: Resources, make_org) -> None:
     org_a, org_b = await make_org(), await make_org()
     await _seed(resources, org_a, 7)
     await _seed(resources, org_b, 3)
@@ -29,7 +29,7 @@ async def test_offset_page_counts_only_the_callers_org(resources: Resources, mak
     assert [r.name for r in rows] == ["Cliente 005", "Cliente 006"]
 
 
-async def test_cursor_walks_every_row_once_in_order(resources: Resources, make_org) -> None:  # noqa: ANN001
+async def test_cursor_walks_every_row_once_in_order(resources: Resources, make_org) -> None:
     org = await make_org()
     await _seed(resources, org, 12)
     seen: list[str] = []

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tests.conftest import TestDatabase
 
 MakeOrg = Callable[..., Awaitable[uuid.UUID]]
-Seeded = dict[str, uuid.UUID]  # table name → the id of the row seeded for one org
+Seeded = dict[str, uuid.UUID]  # table name → the key (id; org_id for a per-org table) of the row seeded for one org
 
 ORG_OWNED: list[Table] = [
     table
@@ -47,7 +47,15 @@ ORG_OWNED: list[Table] = [
 ]
 ORG_OWNED_NAMES = [t.name for t in ORG_OWNED]
 APPEND_ONLY = {"audit_log"}  # the app role may not UPDATE or DELETE these at all
+UNDELETABLE = {*APPEND_ONLY, "audit_chain_heads"}  # the app role may not DELETE these
 WRITABLE = [name for name in ORG_OWNED_NAMES if name not in APPEND_ONLY]
+DELETABLE = [name for name in ORG_OWNED_NAMES if name not in UNDELETABLE]
+
+
+def _key(table: str) -> str:
+    """The table's one-column primary key: ``id``, or ``org_id`` for a table with one row per org."""
+    (column,) = orm_registry.metadata.tables[table].primary_key.columns
+    return column.name
 
 
 # ---------------------------------------------------------------------------------------------- seeding
@@ -55,9 +63,10 @@ WRITABLE = [name for name in ORG_OWNED_NAMES if name not in APPEND_ONLY]
 
 def _value(column: Column[Any], org_id: uuid.UUID, seeded: Seeded) -> Any:
     """A valid value for a required column without a default (unique where it matters)."""
+    if column.name == "org_id":  # the tenant (also the first half of every tenant foreign key)
+        return org_id
     for fk in column.foreign_keys:
-        target = fk.column.table.name
-        return org_id if target == "organizations" else seeded[target]
+        return seeded[fk.column.table.name]
     python_type = column.type.python_type
     if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
         return column.type.enums[0]  # type: ignore[attr-defined]
@@ -88,7 +97,8 @@ async def _seed(conn: AsyncConnection, org_id: uuid.UUID) -> Seeded:
             and column.server_default is None
             and column.identity is None
         }
-        seeded[table.name] = (await conn.execute(insert(table).values(**values).returning(table.c.id))).scalar_one()
+        key = table.c[_key(table.name)]
+        seeded[table.name] = (await conn.execute(insert(table).values(**values).returning(key))).scalar_one()
     return seeded
 
 
@@ -142,9 +152,9 @@ async def test_a_tenant_sees_only_its_own_rows(
     org_a, rows_a, org_b, _ = two_orgs
     async with tenant_transaction(resources.sessionmaker, org_a) as session:
         for table in ORG_OWNED_NAMES:
-            rows = (await session.execute(text(f"SELECT id, org_id FROM {table}"))).all()
+            rows = (await session.execute(text(f"SELECT {_key(table)} AS key, org_id FROM {table}"))).all()
             assert {r.org_id for r in rows} == {org_a}, table
-            assert rows_a[table] in {r.id for r in rows}, table
+            assert rows_a[table] in {r.key for r in rows}, table
         orgs = (await session.execute(text("SELECT id FROM organizations"))).scalars().all()
         assert orgs == [org_a]
         # asking for B by id, even through the parameter of a crafted WHERE, finds nothing
@@ -165,15 +175,18 @@ async def test_crafted_updates_and_deletes_cannot_reach_another_tenant(
     try:
         await _set_org(app_conn, org_a)
         for table in WRITABLE:
-            assert await app_conn.execute(f"UPDATE {table} SET org_id = org_id WHERE id = $1", rows_b[table]) == (
-                "UPDATE 0"
+            assert (
+                await app_conn.execute(f"UPDATE {table} SET org_id = org_id WHERE {_key(table)} = $1", rows_b[table])
+                == "UPDATE 0"
             ), table
             assert await app_conn.execute(f"UPDATE {table} SET org_id = $1 WHERE org_id = $1", org_b) == "UPDATE 0"
         assert await app_conn.execute("UPDATE organizations SET name = 'taken' WHERE id = $1", org_b) == "UPDATE 0"
         # an unqualified write touches only the tenant's own rows
         assert await app_conn.execute("UPDATE customers SET notes = 'mine'") == "UPDATE 1"
-        for table in reversed(WRITABLE):  # children first, so foreign keys do not get in the way
-            assert await app_conn.execute(f"DELETE FROM {table} WHERE id = $1", rows_b[table]) == "DELETE 0"
+        for table in reversed(DELETABLE):  # children first, so foreign keys do not get in the way
+            assert await app_conn.execute(f"DELETE FROM {table} WHERE {_key(table)} = $1", rows_b[table]) == (
+                "DELETE 0"
+            )
             assert await app_conn.execute(f"DELETE FROM {table} WHERE org_id = $1", org_b) == "DELETE 0"
         assert await app_conn.execute("DELETE FROM organizations WHERE id = $1", org_b) == "DELETE 0"
     finally:
@@ -194,7 +207,9 @@ async def test_rows_cannot_be_written_into_or_moved_to_another_tenant(
         for table in WRITABLE:
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
                 async with app_conn.transaction():  # a savepoint: the error aborts only this statement
-                    await app_conn.execute(f"UPDATE {table} SET org_id = $1 WHERE id = $2", org_b, rows_a[table])
+                    await app_conn.execute(
+                        f"UPDATE {table} SET org_id = $1 WHERE {_key(table)} = $2", org_b, rows_a[table]
+                    )
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
             async with app_conn.transaction():
                 await app_conn.execute(
@@ -304,4 +319,10 @@ async def test_app_role_cannot_update_or_delete_audit_entries(
                 await app_conn.execute(statement, entry.id)
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table audit_log"):
         await app_conn.execute("TRUNCATE audit_log")
+    # nor reset the organisation's chain head (the trigger only inserts and updates it)
+    async with app_conn.transaction():
+        await _set_org(app_conn, org)
+        assert await app_conn.fetchval("SELECT last_seq FROM audit_chain_heads") == entry.seq
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for table audit_chain_heads"):
+            await app_conn.execute("DELETE FROM audit_chain_heads")
     assert await admin_conn.fetchval("SELECT action FROM audit_log WHERE id = $1", entry.id) == "customer.created"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from shared.states import INVOICE_MACHINE, JOB_MACHINE, PAYMENT_MACHINE, InvoiceStatus, JobStatus, PaymentStatus
@@ -7,7 +9,7 @@ from shared.states import INVOICE_MACHINE, JOB_MACHINE, PAYMENT_MACHINE, Invoice
 
 def test_job_happy_path_is_allowed_step_by_step() -> None:
     path = [JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.EN_CAMINO, JobStatus.WORKING, JobStatus.COMPLETED]
-    for current, target in zip(path, path[1:], strict=False):
+    for current, target in itertools.pairwise(path):
         assert JOB_MACHINE.can(current, target)
 
 

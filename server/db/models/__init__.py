@@ -1,7 +1,7 @@
 """All tables. Importing this module registers every model on the metadata."""
 
 from server.db.models.afip import AfipPointOfSale, AfipSequence
-from server.db.models.audit import AuditLogEntry
+from server.db.models.audit import AuditChainHead, AuditLogEntry
 from server.db.models.auth import AuthSession, RefreshToken
 from server.db.models.capability import CapabilityOverride, SystemCapability
 from server.db.models.customer import Customer, CustomerAddress, DocumentType
@@ -27,6 +27,7 @@ from server.db.models.whatsapp import WhatsAppMessage
 __all__ = [
     "AfipPointOfSale",
     "AfipSequence",
+    "AuditChainHead",
     "AuditLogEntry",
     "AuthSession",
     "CapabilityOverride",

@@ -5,11 +5,11 @@ import uuid
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Boolean, Index, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.base import Base, OrgOwned, Timestamp, pg_enum
+from server.db.base import Base, OrgOwned, Timestamp, pg_enum, tenant_fk, tenant_key
 from shared.fiscal.iva import IvaCondition
 
 
@@ -23,6 +23,7 @@ class DocumentType(StrEnum):
 class Customer(OrgOwned, Base):
     __tablename__ = "customers"
     __table_args__ = (
+        tenant_key(),
         Index("ix_customers_org_phone", "org_id", "phone"),
         Index("ix_customers_org_doc", "org_id", "doc_number"),
         Index(
@@ -54,9 +55,13 @@ class Customer(OrgOwned, Base):
 
 class CustomerAddress(OrgOwned, Base):
     __tablename__ = "customer_addresses"
-    __table_args__ = (Index("ix_customer_addresses_customer", "org_id", "customer_id"),)
+    __table_args__ = (
+        tenant_key(),
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+        Index("ix_customer_addresses_customer", "org_id", "customer_id"),
+    )
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column()
     label: Mapped[str | None] = mapped_column(String(80))
     street: Mapped[str] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(100))

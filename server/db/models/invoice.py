@@ -6,11 +6,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import BigInteger, Date, Index, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.base import Base, Money, OrgOwned, Timestamp, pg_enum
+from server.db.base import Base, Money, OrgOwned, Timestamp, pg_enum, tenant_fk, tenant_key
 from shared.states import InvoiceStatus
 
 
@@ -28,6 +28,10 @@ class Invoice(OrgOwned, Base):
 
     __tablename__ = "invoices"
     __table_args__ = (
+        tenant_key(),
+        tenant_fk("customer_id", "customers", ondelete="RESTRICT"),
+        tenant_fk("job_id", "jobs", ondelete="SET NULL"),
+        tenant_fk("associated_invoice_id", "invoices", ondelete="RESTRICT"),
         Index(
             "uq_invoices_number",
             "org_id",
@@ -41,11 +45,9 @@ class Invoice(OrgOwned, Base):
         Index("ix_invoices_customer", "org_id", "customer_id"),
     )
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
-    associated_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("invoices.id", ondelete="RESTRICT")
-    )  # CbtesAsoc, for credit/debit notes
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    job_id: Mapped[uuid.UUID | None] = mapped_column()
+    associated_invoice_id: Mapped[uuid.UUID | None] = mapped_column()  # CbtesAsoc, for credit/debit notes
     status: Mapped[InvoiceStatus] = mapped_column(pg_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.DRAFT)
     letter: Mapped[InvoiceLetter | None] = mapped_column(pg_enum(InvoiceLetter, "invoice_letter"))
     receipt_type: Mapped[int | None] = mapped_column(Integer)  # CbteTipo
@@ -77,10 +79,14 @@ class Invoice(OrgOwned, Base):
 
 class InvoiceLine(OrgOwned, Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = (Index("ix_invoice_lines_invoice", "org_id", "invoice_id"),)
+    __table_args__ = (
+        tenant_fk("invoice_id", "invoices", ondelete="CASCADE"),
+        tenant_fk("pricebook_item_id", "price_book_items", ondelete="SET NULL"),
+        Index("ix_invoice_lines_invoice", "org_id", "invoice_id"),
+    )
 
-    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
-    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_items.id", ondelete="SET NULL"))
+    invoice_id: Mapped[uuid.UUID] = mapped_column()
+    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column()
     position: Mapped[int] = mapped_column(Integer, default=0)
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))

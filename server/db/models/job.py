@@ -5,24 +5,28 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.base import Base, InsertOnlyBase, Money, OrgOwned, Timestamp, pg_enum, utcnow
+from server.db.base import Base, InsertOnlyBase, Money, OrgOwned, Timestamp, pg_enum, tenant_fk, tenant_key, utcnow
 from shared.states import JobPriority, JobStatus
 
 
 class Job(OrgOwned, Base):
     __tablename__ = "jobs"
     __table_args__ = (
+        tenant_key(),
+        tenant_fk("customer_id", "customers", ondelete="RESTRICT"),
+        tenant_fk("address_id", "customer_addresses", ondelete="SET NULL"),
+        tenant_fk("created_by_id", "users", ondelete="SET NULL"),
         Index("ix_jobs_org_status_start", "org_id", "status", "scheduled_start"),
         Index("ix_jobs_org_start", "org_id", "scheduled_start"),
         Index("ix_jobs_customer", "org_id", "customer_id"),
     )
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    address_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_addresses.id", ondelete="SET NULL"))
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    address_id: Mapped[uuid.UUID | None] = mapped_column()
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     service_type: Mapped[str | None] = mapped_column(String(60))
@@ -38,7 +42,7 @@ class Job(OrgOwned, Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     completion_notes: Mapped[str | None] = mapped_column(Text)
     materials: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -47,22 +51,28 @@ class JobAssignment(OrgOwned, Base):
 
     __tablename__ = "job_assignments"
     __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        tenant_fk("technician_id", "users", ondelete="CASCADE"),
         UniqueConstraint("job_id", "technician_id", name="uq_job_assignments_job_technician"),
         Index("ix_job_assignments_technician", "org_id", "technician_id"),
     )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    technician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID] = mapped_column()
+    technician_id: Mapped[uuid.UUID] = mapped_column()
 
 
 class JobLine(OrgOwned, Base):
     """A billable line of a job (from the price book or free text)."""
 
     __tablename__ = "job_lines"
-    __table_args__ = (Index("ix_job_lines_job", "org_id", "job_id"),)
+    __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        tenant_fk("pricebook_item_id", "price_book_items", ondelete="SET NULL"),
+        Index("ix_job_lines_job", "org_id", "job_id"),
+    )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("price_book_items.id", ondelete="SET NULL"))
+    job_id: Mapped[uuid.UUID] = mapped_column()
+    pricebook_item_id: Mapped[uuid.UUID | None] = mapped_column()
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
     unit_price: Mapped[Decimal] = mapped_column(Money)
@@ -73,10 +83,14 @@ class JobNote(OrgOwned, InsertOnlyBase):
     """Notes are appended, never overwritten."""
 
     __tablename__ = "job_notes"
-    __table_args__ = (Index("ix_job_notes_job", "org_id", "job_id"),)
+    __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        tenant_fk("author_id", "users", ondelete="SET NULL"),
+        Index("ix_job_notes_job", "org_id", "job_id"),
+    )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    job_id: Mapped[uuid.UUID] = mapped_column()
+    author_id: Mapped[uuid.UUID | None] = mapped_column()
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
@@ -84,23 +98,26 @@ class JobNote(OrgOwned, InsertOnlyBase):
 class JobPhoto(OrgOwned, Base):
     __tablename__ = "job_photos"
     __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        tenant_fk("uploaded_by_id", "users", ondelete="SET NULL"),
         UniqueConstraint("job_id", "content_hash", name="uq_job_photos_job_hash"),
         Index("ix_job_photos_job", "org_id", "job_id"),
     )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID] = mapped_column()
     content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256, hex
     content_type: Mapped[str] = mapped_column(String(50))
     size_bytes: Mapped[int] = mapped_column(Integer)
     storage_path: Mapped[str] = mapped_column(String(500))
     thumbnail_path: Mapped[str | None] = mapped_column(String(500))
-    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class JobSignature(OrgOwned, Base):
     __tablename__ = "job_signatures"
+    __table_args__ = (tenant_fk("job_id", "jobs", ondelete="CASCADE"),)
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     signer_name: Mapped[str | None] = mapped_column(String(200))
     strokes: Mapped[list[Any]] = mapped_column(JSONB, default=list)  # vector strokes
     png_path: Mapped[str | None] = mapped_column(String(500))
@@ -110,12 +127,16 @@ class JobStatusEvent(OrgOwned, InsertOnlyBase):
     """One timestamped transition: who, when, from which device, optional GPS."""
 
     __tablename__ = "job_status_events"
-    __table_args__ = (Index("ix_job_status_events_job", "org_id", "job_id", "occurred_at"),)
+    __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        tenant_fk("actor_id", "users", ondelete="SET NULL"),
+        Index("ix_job_status_events_job", "org_id", "job_id", "occurred_at"),
+    )
 
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID] = mapped_column()
     from_status: Mapped[JobStatus | None] = mapped_column(pg_enum(JobStatus, "job_status"))
     to_status: Mapped[JobStatus] = mapped_column(pg_enum(JobStatus, "job_status"))
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column()
     device_id: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     lat: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))

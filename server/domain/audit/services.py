@@ -1,9 +1,11 @@
 """Audit log services: record an entry, verify an organisation's chain, list entries.
 
-The ``audit_log_chain`` trigger (migration 0002) fills ``seq``, ``prev_hash`` and ``hash``: each
+The ``audit_log_chain`` trigger (migrations 0002 and 0004) fills ``seq``, ``prev_hash`` and ``hash``: each
 entry's hash covers the previous entry's hash of the same organisation plus its own canonical
 content, and one writer per organisation holds the chain at a time. ``audit_chain_verify(org)``
-walks the chain in ``seq`` order and returns the first broken link.
+walks the chain in ``seq`` order and returns the first broken link. The trigger row-locks the
+organisation's ``audit_chain_heads`` row: under REPEATABLE READ or SERIALIZABLE a concurrent append
+fails with SQLSTATE 40001 (retry the transaction) instead of forking the chain.
 
 Every function runs in the caller's session and therefore in its tenant context: row-level
 security shows a session only its own organisation's entries, so verify and list inside the

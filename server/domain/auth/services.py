@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db.engine import tenant_transaction
@@ -297,31 +297,16 @@ class AuthService:
         """Revoke sessions now: refresh refused from here on, access tokens refused at once (Redis)."""
         if not session_ids:
             return 0
-        now = _now()
         async with tenant_transaction(self.sessionmaker, org_id, actor_id) as session:
-            revoked = (
-                await session.execute(
-                    update(AuthSession)
-                    .where(AuthSession.id.in_(session_ids), AuthSession.revoked_at.is_(None))
-                    .values(revoked_at=now, revoked_reason=reason)
-                    .returning(AuthSession.id, AuthSession.user_id)
-                )
-            ).all()
-            for session_id, user_id in revoked:
-                await audit(
-                    session,
-                    org_id=org_id,
-                    actor_id=actor_id,
-                    action="auth.session_revoked",
-                    entity_type="session",
-                    entity_id=session_id,
-                    before=None,
-                    after={"reason": reason, "userId": str(user_id)},
-                    trace_id=trace_id,
-                )
-        ttl = int(ACCESS_TTL.total_seconds()) + 60
-        for session_id in session_ids:
-            await self.resources.redis.set(REVOKED_SESSION_PREFIX + str(session_id), b"1", ex=ttl)
+            revoked = await revoke_where(
+                session,
+                AuthSession.id.in_(session_ids),
+                org_id=org_id,
+                reason=reason,
+                actor_id=actor_id,
+                trace_id=trace_id,
+            )
+        await self.mark_revoked(session_ids)
         return len(revoked)
 
     async def revoke_user_sessions(
@@ -335,35 +320,53 @@ class AuthService:
         trace_id: str | None,
     ) -> list[uuid.UUID]:
         """Within the caller's transaction: every live session of a user (deactivation)."""
-        now = _now()
-        ids = list(
-            (
-                await session.execute(
-                    update(AuthSession)
-                    .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-                    .values(revoked_at=now, revoked_reason=reason)
-                    .returning(AuthSession.id)
-                )
-            ).scalars()
+        return await revoke_where(
+            session,
+            AuthSession.user_id == user_id,
+            org_id=org_id,
+            reason=reason,
+            actor_id=actor_id,
+            trace_id=trace_id,
         )
-        for session_id in ids:
-            await audit(
-                session,
-                org_id=org_id,
-                actor_id=actor_id,
-                action="auth.session_revoked",
-                entity_type="session",
-                entity_id=session_id,
-                before=None,
-                after={"reason": reason, "userId": str(user_id)},
-                trace_id=trace_id,
-            )
-        return ids
 
     async def mark_revoked(self, session_ids: list[uuid.UUID]) -> None:
+        """Access tokens of these sessions are refused from now on (until they would have expired)."""
         ttl = int(ACCESS_TTL.total_seconds()) + 60
         for session_id in session_ids:
             await self.resources.redis.set(REVOKED_SESSION_PREFIX + str(session_id), b"1", ex=ttl)
+
+
+async def revoke_where(
+    session: AsyncSession,
+    condition: ColumnElement[bool],
+    *,
+    org_id: uuid.UUID,
+    reason: str,
+    actor_id: uuid.UUID | None,
+    trace_id: str | None,
+) -> list[uuid.UUID]:
+    """Mark the live sessions matching ``condition`` revoked and audit each; returns their ids."""
+    rows = (
+        await session.execute(
+            update(AuthSession)
+            .where(condition, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=_now(), revoked_reason=reason)
+            .returning(AuthSession.id, AuthSession.user_id)
+        )
+    ).all()
+    for session_id, user_id in rows:
+        await audit(
+            session,
+            org_id=org_id,
+            actor_id=actor_id,
+            action="auth.session_revoked",
+            entity_type="session",
+            entity_id=session_id,
+            before=None,
+            after={"reason": reason, "userId": str(user_id)},
+            trace_id=trace_id,
+        )
+    return [session_id for session_id, _ in rows]
 
 
 def user_summary(user: User) -> UserSummary:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
 from sqlalchemy import func, select
@@ -115,57 +116,31 @@ async def update_member(
     await session.flush()
     after = {"role": user.role.value, "isActive": user.is_active, "fullName": user.full_name}
     revoked: list[uuid.UUID] = []
+
+    async def audit_change(action: str, was: dict[str, Any] | None = None, now: dict[str, Any] | None = None) -> None:
+        await audit(
+            session,
+            org_id=ctx.org_id,
+            actor_id=ctx.user_id,
+            action=action,
+            entity_type="user",
+            entity_id=user.id,
+            before=was,
+            after=now,
+            trace_id=trace_id,
+        )
+
     if before["role"] != after["role"]:
-        await audit(
-            session,
-            org_id=ctx.org_id,
-            actor_id=ctx.user_id,
-            action="user.role_changed",
-            entity_type="user",
-            entity_id=user.id,
-            before={"role": before["role"]},
-            after={"role": after["role"]},
-            trace_id=trace_id,
-        )
+        await audit_change("user.role_changed", {"role": before["role"]}, {"role": after["role"]})
     if before["isActive"] and not user.is_active:
-        await audit(
-            session,
-            org_id=ctx.org_id,
-            actor_id=ctx.user_id,
-            action="user.deactivated",
-            entity_type="user",
-            entity_id=user.id,
-            before=None,
-            after=None,
-            trace_id=trace_id,
-        )
+        await audit_change("user.deactivated")
         revoked = await auth.revoke_user_sessions(
             session, ctx.org_id, user.id, reason="user_deactivated", actor_id=ctx.user_id, trace_id=trace_id
         )
     elif not before["isActive"] and user.is_active:
-        await audit(
-            session,
-            org_id=ctx.org_id,
-            actor_id=ctx.user_id,
-            action="user.reactivated",
-            entity_type="user",
-            entity_id=user.id,
-            before=None,
-            after=None,
-            trace_id=trace_id,
-        )
+        await audit_change("user.reactivated")
     if before["fullName"] != after["fullName"]:
-        await audit(
-            session,
-            org_id=ctx.org_id,
-            actor_id=ctx.user_id,
-            action="user.updated",
-            entity_type="user",
-            entity_id=user.id,
-            before={"fullName": before["fullName"]},
-            after={"fullName": after["fullName"]},
-            trace_id=trace_id,
-        )
+        await audit_change("user.updated", {"fullName": before["fullName"]}, {"fullName": after["fullName"]})
     return to_member(user), revoked
 
 
