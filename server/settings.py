@@ -7,6 +7,7 @@ Every variable is documented in ``.env.example``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import msgspec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_API_VERSION = re.compile(r"^v\d+\.\d+$")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class Environment(StrEnum):
@@ -54,6 +57,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     api_rate_limit_per_minute: int = 600
     idempotency_ttl_seconds: int = 24 * 3600
     test_otp: str | None = None
+    # How login codes reach people: "sandbox" (kept in Redis, shown on the dev console; refused in
+    # production) or "whatsapp" (an approved authentication template through the Cloud API).
+    otp_delivery: str = "sandbox"
+    whatsapp_api_base: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_access_token: str | None = None
+    whatsapp_otp_template: str = "campotech_codigo"
+    whatsapp_otp_language: str = "es_AR"
 
     @property
     def is_production(self) -> bool:
@@ -102,7 +114,16 @@ ENV_VARS: dict[str, str] = {
     "api_rate_limit_per_minute": "CAMPOTECH_API_RATE_LIMIT_PER_MINUTE",
     "idempotency_ttl_seconds": "CAMPOTECH_IDEMPOTENCY_TTL_SECONDS",
     "test_otp": "CAMPOTECH_TEST_OTP",
+    "otp_delivery": "CAMPOTECH_OTP_DELIVERY",
+    "whatsapp_api_base": "CAMPOTECH_WHATSAPP_API_BASE",
+    "whatsapp_api_version": "CAMPOTECH_WHATSAPP_API_VERSION",
+    "whatsapp_phone_number_id": "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID",
+    "whatsapp_access_token": "CAMPOTECH_WHATSAPP_ACCESS_TOKEN",
+    "whatsapp_otp_template": "CAMPOTECH_WHATSAPP_OTP_TEMPLATE",
+    "whatsapp_otp_language": "CAMPOTECH_WHATSAPP_OTP_LANGUAGE",
 }
+
+OTP_DELIVERIES = ("sandbox", "whatsapp")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -125,6 +146,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
                 raw[field] = int(str(raw[field]))
             except ValueError:
                 raise SettingsError(f"{ENV_VARS[field]} must be a whole number, got {raw[field]!r}") from None
+    if isinstance(raw.get("otp_delivery"), str):
+        raw["otp_delivery"] = str(raw["otp_delivery"]).strip().lower()
     if isinstance(raw.get("queue_org_share"), str):
         try:
             raw["queue_org_share"] = float(str(raw["queue_org_share"]))
@@ -152,11 +175,46 @@ def validate(settings: Settings) -> None:
         raise SettingsError(f"CAMPOTECH_PORT must be between 1 and 65535, got {settings.port}")
     if not 0 < settings.queue_org_share <= 1:
         raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be greater than 0 and at most 1")
+    _validate_otp_delivery(settings)
     if settings.is_production:
         if not settings.secret_key or len(settings.secret_key) < 32:
             raise SettingsError("CAMPOTECH_SECRET_KEY must be set to at least 32 characters in production")
         if settings.test_otp:
             raise SettingsError("CAMPOTECH_TEST_OTP (fixed test codes) is refused in production mode")
+        if settings.otp_delivery == "sandbox":
+            raise SettingsError(
+                "CAMPOTECH_OTP_DELIVERY=sandbox is refused in production (login codes would never leave the "
+                "server): set CAMPOTECH_OTP_DELIVERY=whatsapp with CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID and "
+                "CAMPOTECH_WHATSAPP_ACCESS_TOKEN"
+            )
+
+
+def _validate_otp_delivery(settings: Settings) -> None:
+    if settings.otp_delivery not in OTP_DELIVERIES:
+        raise SettingsError(
+            f"CAMPOTECH_OTP_DELIVERY must be one of {', '.join(OTP_DELIVERIES)}, got {settings.otp_delivery!r}"
+        )
+    if settings.otp_delivery == "whatsapp":
+        missing = [
+            ENV_VARS[field]
+            for field in ("whatsapp_phone_number_id", "whatsapp_access_token")
+            if not getattr(settings, field)
+        ]
+        if missing:
+            raise SettingsError(f"CAMPOTECH_OTP_DELIVERY=whatsapp needs {' and '.join(missing)}")
+        base = urlsplit(settings.whatsapp_api_base)
+        if base.scheme not in ("http", "https") or not base.netloc:
+            raise SettingsError(
+                f"CAMPOTECH_WHATSAPP_API_BASE must be an http(s) URL, got {settings.whatsapp_api_base!r}"
+            )
+        if settings.is_production and base.scheme != "https" and base.hostname not in _LOOPBACK:
+            raise SettingsError("CAMPOTECH_WHATSAPP_API_BASE must use https in production (it carries the token)")
+        if not _API_VERSION.match(settings.whatsapp_api_version):
+            raise SettingsError(
+                f"CAMPOTECH_WHATSAPP_API_VERSION must look like v21.0, got {settings.whatsapp_api_version!r}"
+            )
+        if not settings.whatsapp_otp_template.strip() or not settings.whatsapp_otp_language.strip():
+            raise SettingsError("CAMPOTECH_WHATSAPP_OTP_TEMPLATE and CAMPOTECH_WHATSAPP_OTP_LANGUAGE must not be empty")
 
 
 def with_user(url: str, user: str, password: str | None) -> str:

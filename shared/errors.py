@@ -49,6 +49,14 @@ class ErrorCode(StrEnum):
     # fiscal rules
     FISCAL_FIELDS_LOCKED = "fiscal_fields_locked"
     CUIT_INVALID = "cuit_invalid"
+    DOCUMENT_INVALID = "document_invalid"
+    # customers
+    CUSTOMER_PHONE_DUPLICATE = "customer_phone_duplicate"
+    # price book
+    PRICEBOOK_CODE_DUPLICATE = "pricebook_code_duplicate"
+    PRICEBOOK_CATEGORY_DUPLICATE = "pricebook_category_duplicate"
+    PRICE_LIST_ZONE_DUPLICATE = "price_list_zone_duplicate"
+    PRICEBOOK_IMPORT_INVALID = "pricebook_import_invalid"
     # queues
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
 
@@ -105,6 +113,18 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
         "La factura ya tiene CAE: sus datos fiscales no se pueden cambiar. Emití una nota de crédito o débito.",
     ),
     ErrorCode.CUIT_INVALID: (422, "El CUIT no es válido."),
+    ErrorCode.DOCUMENT_INVALID: (422, "El documento no es válido: revisá el tipo y el número."),
+    ErrorCode.CUSTOMER_PHONE_DUPLICATE: (
+        409,
+        "Ya hay un cliente con ese teléfono. Abrí ese cliente en lugar de crear otro.",
+    ),
+    ErrorCode.PRICEBOOK_CODE_DUPLICATE: (409, "Ya hay un ítem con ese código en la lista de precios."),
+    ErrorCode.PRICEBOOK_CATEGORY_DUPLICATE: (409, "Ya hay una categoría con ese nombre."),
+    ErrorCode.PRICE_LIST_ZONE_DUPLICATE: (409, "Ya hay una lista de precios para esa zona."),
+    ErrorCode.PRICEBOOK_IMPORT_INVALID: (
+        422,
+        "El archivo tiene errores y no se importó nada. Corregí las líneas indicadas y volvé a subirlo.",
+    ),
     ErrorCode.DEAD_LETTER_NOT_FOUND: (404, "No existe esa tarea fallida."),
 }
 

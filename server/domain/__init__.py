@@ -10,7 +10,9 @@ from typing import Any
 
 from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
+from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
 from server.domain.organizations.controllers import ROUTES as ORGANIZATION_ROUTES
+from server.domain.pricebook.controllers import ROUTES as PRICEBOOK_ROUTES
 from server.domain.system.controllers import ROUTES as SYSTEM_ROUTES
 from server.domain.users.controllers import ROUTES as USER_ROUTES
 
@@ -23,4 +25,6 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "auth": AUTH_ROUTES,
     "users": USER_ROUTES,
     "organizations": ORGANIZATION_ROUTES,
+    "customers": CUSTOMER_ROUTES,
+    "pricebook": PRICEBOOK_ROUTES,
 }

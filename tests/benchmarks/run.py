@@ -254,6 +254,11 @@ def server_environment(stack: Stack, data_dir: Path, queue_prefix: str) -> dict[
             "CAMPOTECH_APP_DATABASE_URL": stack.app_url,
             "REDIS_URL": stack.redis_url,
             "CAMPOTECH_ENV": "production",
+            # login codes: production refuses sandbox delivery; benchmarks never request a code
+            "CAMPOTECH_OTP_DELIVERY": "whatsapp",
+            "CAMPOTECH_WHATSAPP_API_BASE": "http://127.0.0.1:9",
+            "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID": "benchmark",
+            "CAMPOTECH_WHATSAPP_ACCESS_TOKEN": "benchmark-no-codes-are-sent",
             "CAMPOTECH_SECRET_KEY": secrets.token_urlsafe(48),
             "CAMPOTECH_ADMIN_TOKEN": secrets.token_urlsafe(32),
             "CAMPOTECH_LOG_LEVEL": "WARNING",

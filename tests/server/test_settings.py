@@ -17,6 +17,12 @@ from server.settings import (
 )
 
 LONG_SECRET = "s" * 32
+# what production needs to deliver login codes (sandbox delivery is refused there)
+WHATSAPP = {
+    "CAMPOTECH_OTP_DELIVERY": "whatsapp",
+    "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID": "123456789012345",
+    "CAMPOTECH_WHATSAPP_ACCESS_TOKEN": "a-system-user-token",
+}
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -89,7 +95,7 @@ def test_production_refuses_a_missing_or_short_secret() -> None:
         load_settings({"CAMPOTECH_ENV": "production"})
     with pytest.raises(SettingsError, match="CAMPOTECH_SECRET_KEY"):
         load_settings({"CAMPOTECH_ENV": "production", "CAMPOTECH_SECRET_KEY": "short"})
-    assert load_settings({"CAMPOTECH_ENV": "production", "CAMPOTECH_SECRET_KEY": LONG_SECRET}).is_production
+    assert load_settings({"CAMPOTECH_ENV": "production", "CAMPOTECH_SECRET_KEY": LONG_SECRET, **WHATSAPP}).is_production
 
 
 def test_production_refuses_fixed_test_codes() -> None:
@@ -175,3 +181,67 @@ def test_every_variable_is_documented_in_env_example() -> None:
     # the documented examples must themselves be valid settings (development mode)
     example = {k: v for k, v in assigned.items() if k in ENV_VARS.values()}
     load_settings(example)
+
+
+def test_otp_delivery_defaults_to_the_sandbox_and_whatsapp_settings_to_meta() -> None:
+    settings = load_settings({})
+    assert settings.otp_delivery == "sandbox"
+    assert settings.whatsapp_api_base == "https://graph.facebook.com"
+    assert settings.whatsapp_api_version == "v21.0"
+    assert settings.whatsapp_phone_number_id is None and settings.whatsapp_access_token is None
+    assert settings.whatsapp_otp_template == "campotech_codigo"
+    assert settings.whatsapp_otp_language == "es_AR"
+
+
+def test_whatsapp_delivery_is_read_from_the_environment() -> None:
+    settings = load_settings(
+        {
+            **WHATSAPP,
+            "CAMPOTECH_OTP_DELIVERY": " WhatsApp ",
+            "CAMPOTECH_WHATSAPP_API_BASE": "http://127.0.0.1:20001",
+            "CAMPOTECH_WHATSAPP_API_VERSION": "v22.0",
+            "CAMPOTECH_WHATSAPP_OTP_TEMPLATE": "codigo_acceso",
+            "CAMPOTECH_WHATSAPP_OTP_LANGUAGE": "es",
+        }
+    )
+    assert settings.otp_delivery == "whatsapp"
+    assert settings.whatsapp_api_base == "http://127.0.0.1:20001" and settings.whatsapp_api_version == "v22.0"
+    assert settings.whatsapp_phone_number_id == "123456789012345"
+    assert settings.whatsapp_access_token == "a-system-user-token"
+    assert settings.whatsapp_otp_template == "codigo_acceso" and settings.whatsapp_otp_language == "es"
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"CAMPOTECH_OTP_DELIVERY": "sms"}, "CAMPOTECH_OTP_DELIVERY"),
+        ({"CAMPOTECH_OTP_DELIVERY": "whatsapp"}, "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID"),
+        ({**WHATSAPP, "CAMPOTECH_WHATSAPP_ACCESS_TOKEN": ""}, "CAMPOTECH_WHATSAPP_ACCESS_TOKEN"),
+        ({**WHATSAPP, "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID": ""}, "CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID"),
+        ({**WHATSAPP, "CAMPOTECH_WHATSAPP_API_BASE": "graph.facebook.com"}, "CAMPOTECH_WHATSAPP_API_BASE"),
+        ({**WHATSAPP, "CAMPOTECH_WHATSAPP_API_VERSION": "21"}, "CAMPOTECH_WHATSAPP_API_VERSION"),
+    ],
+)
+def test_otp_delivery_problems_name_the_variable(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(environ)
+
+
+def test_production_refuses_sandbox_otp_delivery() -> None:
+    environ = {"CAMPOTECH_ENV": "production", "CAMPOTECH_SECRET_KEY": LONG_SECRET}
+    with pytest.raises(SettingsError, match="CAMPOTECH_OTP_DELIVERY"):
+        load_settings(environ)
+    with pytest.raises(SettingsError, match="CAMPOTECH_OTP_DELIVERY=sandbox is refused in production"):
+        load_settings({**environ, "CAMPOTECH_OTP_DELIVERY": "sandbox"})
+    settings = load_settings({**environ, **WHATSAPP})
+    assert settings.is_production and settings.otp_delivery == "whatsapp"
+    # the sandbox stays the default everywhere else
+    assert load_settings({**environ, "CAMPOTECH_ENV": "test"}).otp_delivery == "sandbox"
+
+
+def test_production_sends_the_whatsapp_token_over_https_only() -> None:
+    environ = {"CAMPOTECH_ENV": "production", "CAMPOTECH_SECRET_KEY": LONG_SECRET, **WHATSAPP}
+    with pytest.raises(SettingsError, match="CAMPOTECH_WHATSAPP_API_BASE"):
+        load_settings({**environ, "CAMPOTECH_WHATSAPP_API_BASE": "http://graph.example"})
+    # a local stand-in (the sandbox, a benchmark) may be plain http
+    assert load_settings({**environ, "CAMPOTECH_WHATSAPP_API_BASE": "http://127.0.0.1:20001"}).is_production

@@ -40,16 +40,20 @@ FK_VIOLATION = "23503"
 RESTRICT_VIOLATION = "23001"  # ON DELETE RESTRICT
 
 
-def _load_migration_0004() -> ModuleType:
-    path = PROJECT_ROOT / "migrations" / "versions" / "2026-11-25_0004_tenant_foreign_keys.py"
-    spec = importlib.util.spec_from_file_location("_migration_0004_tenant_fks", path)
+def _load_migration(filename: str) -> ModuleType:
+    path = PROJECT_ROOT / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"_migration_{path.stem.replace('-', '_')}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-MIGRATION = _load_migration_0004()
+MIGRATION = _load_migration("2026-11-25_0004_tenant_foreign_keys.py")
+# later revisions list the tenant keys and tenant foreign keys of the tables they add
+LATER_MIGRATIONS = [_load_migration("2026-11-25_0005_customers_pricebook.py")]
+TENANT_PARENTS = {p for m in [MIGRATION, *LATER_MIGRATIONS] for p in m.TENANT_PARENTS}
+LISTED_TENANT_FOREIGN_KEYS = [fk for m in [MIGRATION, *LATER_MIGRATIONS] for fk in m.TENANT_FOREIGN_KEYS]
 
 ORG_OWNED: list[Table] = [
     table
@@ -123,15 +127,15 @@ def test_every_referenced_table_has_the_tenant_key() -> None:
             if isinstance(constraint, UniqueConstraint)
         ]
         assert ["org_id", "id"] in uniques, name
-    assert set(MIGRATION.TENANT_PARENTS) == parents
+    assert TENANT_PARENTS == parents
 
 
-def test_migration_0004_lists_exactly_the_models_tenant_foreign_keys() -> None:
+def test_migrations_list_exactly_the_models_tenant_foreign_keys() -> None:
     listed = {
         (table, column, parent, f"SET NULL ({column})" if ondelete == "SET NULL" else ondelete)
-        for table, column, parent, ondelete in MIGRATION.TENANT_FOREIGN_KEYS
+        for table, column, parent, ondelete in LISTED_TENANT_FOREIGN_KEYS
     }
-    assert len(listed) == len(MIGRATION.TENANT_FOREIGN_KEYS)
+    assert len(listed) == len(LISTED_TENANT_FOREIGN_KEYS)
     assert listed == {(fk.table, fk.column, fk.parent, fk.ondelete) for fk in TENANT_FKS}
     # named like the single-column keys they replaced
     assert all(fk.name == f"fk_{fk.table}_{fk.column}_{fk.parent}" for fk in TENANT_FKS)

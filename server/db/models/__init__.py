@@ -18,7 +18,14 @@ from server.db.models.job import (
 )
 from server.db.models.organization import Organization
 from server.db.models.payment import Payment
-from server.db.models.pricebook import PriceBookCategory, PriceBookItem, PriceBookItemKind
+from server.db.models.pricebook import (
+    ComplexityMultiplier,
+    PriceBookCategory,
+    PriceBookItem,
+    PriceBookItemKind,
+    PriceList,
+    PriceListItem,
+)
 from server.db.models.sync import SyncOperation
 from server.db.models.user import User
 from server.db.models.voice import VoiceNote
@@ -31,6 +38,7 @@ __all__ = [
     "AuditLogEntry",
     "AuthSession",
     "CapabilityOverride",
+    "ComplexityMultiplier",
     "Customer",
     "CustomerAddress",
     "DeadLetterJob",
@@ -51,6 +59,8 @@ __all__ = [
     "PriceBookCategory",
     "PriceBookItem",
     "PriceBookItemKind",
+    "PriceList",
+    "PriceListItem",
     "RefreshToken",
     "SyncOperation",
     "SystemCapability",

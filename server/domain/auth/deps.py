@@ -7,11 +7,28 @@ from typing import Any
 from litestar import Request
 
 from server.domain.auth.otp import OtpStore, parse_test_otp
-from server.domain.auth.senders import SandboxOtpSender
+from server.domain.auth.senders import OtpSender, SandboxOtpSender, WhatsAppOtpSender
 from server.domain.auth.services import AuthService
+from server.integrations.whatsapp.client import WhatsAppClient
 from server.lib.context import resources_of
 from server.lib.ratelimit import RateLimiter
 from server.runtime import Resources
+from server.settings import Settings
+
+
+def build_otp_sender(settings: Settings, resources: Resources, *, echo_codes: bool = False) -> OtpSender:
+    """The sender ``CAMPOTECH_OTP_DELIVERY`` names (settings validation guarantees what it needs)."""
+    if settings.otp_delivery == "whatsapp":
+        if not settings.whatsapp_phone_number_id or not settings.whatsapp_access_token:
+            raise RuntimeError("CAMPOTECH_OTP_DELIVERY=whatsapp needs a phone number id and an access token")
+        client = WhatsAppClient(
+            settings.whatsapp_api_base,
+            settings.whatsapp_api_version,
+            settings.whatsapp_phone_number_id,
+            settings.whatsapp_access_token,
+        )
+        return WhatsAppOtpSender(client, settings.whatsapp_otp_template, settings.whatsapp_otp_language)
+    return SandboxOtpSender(resources.redis, echo_to_console=echo_codes)
 
 
 def build_auth_service(resources: Resources, *, echo_codes: bool = False) -> AuthService:
@@ -22,7 +39,7 @@ def build_auth_service(resources: Resources, *, echo_codes: bool = False) -> Aut
     return AuthService(
         resources=resources,
         otp=OtpStore(resources.redis, settings.secret_key, test_codes),
-        sender=SandboxOtpSender(resources.redis, echo_to_console=echo_codes),
+        sender=build_otp_sender(settings, resources, echo_codes=echo_codes),
         limiter=RateLimiter(resources.redis, f"{settings.queue_prefix}:rl"),
     )
 

@@ -1,0 +1,1 @@
+"""Customers: contacts, documents, addresses, search and history."""

@@ -1,0 +1,1 @@
+"""The price book: categories, items, regional price lists, complexity, CSV."""

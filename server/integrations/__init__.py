@@ -1,0 +1,1 @@
+"""Clients of outside services (WhatsApp Business Cloud API, …); each is tested against its sandbox."""

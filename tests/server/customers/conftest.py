@@ -1,0 +1,3 @@
+from tests.server.auth.conftest import fixture_owner
+
+__all__ = ["fixture_owner"]
