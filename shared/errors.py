@@ -57,6 +57,16 @@ class ErrorCode(StrEnum):
     PRICEBOOK_CATEGORY_DUPLICATE = "pricebook_category_duplicate"
     PRICE_LIST_ZONE_DUPLICATE = "price_list_zone_duplicate"
     PRICEBOOK_IMPORT_INVALID = "pricebook_import_invalid"
+    # jobs
+    JOB_TRANSITION_NOT_ALLOWED = "job_transition_not_allowed"
+    JOB_TRANSITION_ROLE = "job_transition_role"
+    JOB_NOT_ASSIGNED = "job_not_assigned"
+    JOB_MISSING_FIELDS = "job_missing_fields"
+    JOB_CLOSED = "job_closed"
+    JOB_TECHNICIAN_INVALID = "job_technician_invalid"
+    JOB_REFERENCE_INVALID = "job_reference_invalid"
+    JOB_LINE_INVALID = "job_line_invalid"
+    JOB_SCHEDULE_INVALID = "job_schedule_invalid"
     # queues
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
 
@@ -125,6 +135,18 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
         422,
         "El archivo tiene errores y no se importó nada. Corregí las líneas indicadas y volvé a subirlo.",
     ),
+    ErrorCode.JOB_TRANSITION_NOT_ALLOWED: (
+        409,
+        "El trabajo no puede pasar a ese estado desde el estado actual. Revisá los estados permitidos.",
+    ),
+    ErrorCode.JOB_TRANSITION_ROLE: (403, "Tu rol no permite este cambio de estado."),
+    ErrorCode.JOB_NOT_ASSIGNED: (403, "Sólo podés cambiar el estado de los trabajos que tenés asignados."),
+    ErrorCode.JOB_MISSING_FIELDS: (422, "Faltan datos para este cambio de estado."),
+    ErrorCode.JOB_CLOSED: (409, "El trabajo ya está terminado o cancelado: no se puede modificar."),
+    ErrorCode.JOB_TECHNICIAN_INVALID: (422, "Sólo se pueden asignar técnicos activos de la organización."),
+    ErrorCode.JOB_REFERENCE_INVALID: (422, "El cliente, la dirección o el ítem indicado no existe."),
+    ErrorCode.JOB_LINE_INVALID: (422, "Hay una línea del trabajo con datos inválidos."),
+    ErrorCode.JOB_SCHEDULE_INVALID: (422, "El horario no es válido: el fin tiene que ser posterior al inicio."),
     ErrorCode.DEAD_LETTER_NOT_FOUND: (404, "No existe esa tarea fallida."),
 }
 

@@ -11,6 +11,8 @@ from typing import Any
 from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
 from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
+from server.domain.jobs.controllers import ROUTES as JOB_ROUTES
+from server.domain.jobs.tasks import TASKS as JOB_TASKS
 from server.domain.organizations.controllers import ROUTES as ORGANIZATION_ROUTES
 from server.domain.pricebook.controllers import ROUTES as PRICEBOOK_ROUTES
 from server.domain.system.controllers import ROUTES as SYSTEM_ROUTES
@@ -27,4 +29,16 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "organizations": ORGANIZATION_ROUTES,
     "customers": CUSTOMER_ROUTES,
     "pricebook": PRICEBOOK_ROUTES,
+    "jobs": JOB_ROUTES,
 }
+
+TASKS_BY_DOMAIN: dict[str, list[Any]] = {
+    "jobs": JOB_TASKS,
+}
+
+
+def register_event_handlers(resources: Any) -> None:
+    """Subscribe every domain's handlers to the app's event bus (idempotent; called at start-up)."""
+    from server.domain.jobs.events import register as register_job_events
+
+    register_job_events(resources)

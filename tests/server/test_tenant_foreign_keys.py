@@ -127,7 +127,7 @@ def test_every_referenced_table_has_the_tenant_key() -> None:
             if isinstance(constraint, UniqueConstraint)
         ]
         assert ["org_id", "id"] in uniques, name
-    assert TENANT_PARENTS == parents
+    assert parents == TENANT_PARENTS
 
 
 def test_migrations_list_exactly_the_models_tenant_foreign_keys() -> None:

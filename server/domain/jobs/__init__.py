@@ -1,0 +1,1 @@
+"""Jobs: create, list, read, edit; status moves through the shared state machine; assignment, scheduling."""

@@ -1,0 +1,715 @@
+"""Jobs: create, list, read, edit, status moves (the shared state machine decides), assign, reschedule.
+
+Every write records the audit chain with before/after. A status move is checked by
+``shared.states.job.check_event`` with the job's facts as they would be after the move; on success it
+records a ``JobStatusEvent`` (who, when, device, GPS, reason), bumps ``version`` and publishes
+``JobStatusChanged`` after the commit, whose subscriber queues the side effects (never inline).
+
+Reads and writes run in the caller's tenant (row-level security): another organisation's id looks
+exactly like a missing one. A technician (``JOBS_READ_OWN`` without ``JOBS_READ_ALL``) only ever sees
+the jobs assigned to them: another job's id is a 404 to them as well.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Customer, CustomerAddress, User
+from server.db.models.job import Job, JobAssignment, JobLine, JobNote, JobPhoto, JobSignature, JobStatusEvent
+from server.db.models.organization import Organization
+from server.db.models.pricebook import PriceBookItem
+from server.domain.audit.services import record as audit
+from server.domain.jobs.events import JobStatusChanged
+from server.lib.context import RequestContext
+from server.lib.errors import AppError
+from server.lib.events import publish_after_commit
+from server.lib.pagination import check_offset, clamp_limit, paginate_offset
+from shared.errors import ErrorCode
+from shared.permissions import Permission, has_permission
+from shared.pricing import DEFAULT_IVA_RATE, check_iva_rate, line_totals
+from shared.roles import Role
+from shared.schemas import jobs as wire
+from shared.states.job import (
+    JobEvent,
+    JobFacts,
+    JobStatus,
+    TransitionCheck,
+    TransitionRefusal,
+    allowed_events,
+    check_event,
+    check_transition,
+    target_of,
+)
+
+LOCAL_TZ = ZoneInfo("America/Argentina/Buenos_Aires")
+CLOSED = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
+
+# REQUIRED_FIELDS names → the request field a client sends to provide them.
+WIRE_FIELDS: dict[str, str] = {
+    "scheduled_start": "scheduledStart",
+    "technician_ids": "technicianIds",
+    "completion_notes": "completionNotes",
+    "photos": "photos",
+    "signature": "signature",
+    "actual_minutes": "actualMinutes",
+    "cancel_reason": "reason",
+}
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def reads_all(ctx: RequestContext) -> bool:
+    return has_permission(ctx.role, Permission.JOBS_READ_ALL)
+
+
+# ---------------------------------------------------------------------------------------------- wire
+
+
+def _line_wire(line: JobLine) -> wire.JobLine:
+    totals = line_totals(line.quantity, line.unit_price, Decimal("0"), line.iva_rate)
+    return wire.JobLine(
+        id=line.id,
+        pricebook_item_id=line.pricebook_item_id,
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        iva_rate=line.iva_rate,
+        net_amount=totals.net,
+        iva_amount=totals.iva,
+        total_amount=totals.total,
+    )
+
+
+def _status_event_wire(event: JobStatusEvent) -> wire.StatusEvent:
+    return wire.StatusEvent(
+        id=event.id,
+        from_status=JobStatus(event.from_status) if event.from_status else None,
+        to_status=JobStatus(event.to_status),
+        actor_id=event.actor_id,
+        device_id=event.device_id,
+        reason=event.reason,
+        lat=float(event.lat) if event.lat is not None else None,
+        lng=float(event.lng) if event.lng is not None else None,
+        occurred_at=event.occurred_at,
+    )
+
+
+def _snapshot(job: Job) -> dict[str, Any]:
+    return {
+        "customerId": str(job.customer_id),
+        "addressId": str(job.address_id) if job.address_id else None,
+        "title": job.title,
+        "description": job.description,
+        "serviceType": job.service_type,
+        "priority": str(job.priority),
+        "status": str(job.status),
+        "scheduledStart": _iso(job.scheduled_start),
+        "scheduledEnd": _iso(job.scheduled_end),
+        "estimatedMinutes": job.estimated_minutes,
+        "actualMinutes": job.actual_minutes,
+        "startedAt": _iso(job.started_at),
+        "completedAt": _iso(job.completed_at),
+        "cancelledAt": _iso(job.cancelled_at),
+        "cancelReason": job.cancel_reason,
+        "completionNotes": job.completion_notes,
+        "version": job.version,
+    }
+
+
+def _lines_snapshot(lines: Sequence[JobLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pricebookItemId": str(line.pricebook_item_id) if line.pricebook_item_id else None,
+            "description": line.description,
+            "quantity": str(line.quantity),
+            "unitPrice": str(line.unit_price),
+            "ivaRate": str(line.iva_rate),
+        }
+        for line in lines
+    ]
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    changed = [k for k in after if after[k] != before.get(k)]
+    return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
+
+
+async def _audit(
+    session: AsyncSession,
+    ctx: RequestContext,
+    action: str,
+    entity_id: uuid.UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    trace_id: str | None,
+) -> None:
+    assert ctx.org_id is not None
+    await audit(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user_id,
+        action=action,
+        entity_type="job",
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        trace_id=trace_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+async def _assigned_ids(session: AsyncSession, job_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(JobAssignment.technician_id)
+        .where(JobAssignment.job_id == job_id)
+        .order_by(JobAssignment.created_at, JobAssignment.technician_id)
+    )
+    return list(rows)
+
+
+async def _lines_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobLine]:
+    rows = await session.scalars(
+        select(JobLine).where(JobLine.job_id == job_id).order_by(JobLine.created_at, JobLine.id)
+    )
+    return list(rows)
+
+
+async def get_job(session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, *, lock: bool = False) -> Job:
+    """The job, if the caller may see it (a technician: only when assigned); else 404."""
+    statement = select(Job).where(Job.id == job_id)
+    if lock:
+        statement = statement.with_for_update()
+    job = await session.scalar(statement)
+    if job is None:  # another org's id looks exactly like a missing one
+        raise AppError(ErrorCode.NOT_FOUND)
+    if not reads_all(ctx) and ctx.user_id not in await _assigned_ids(session, job.id):
+        raise AppError(ErrorCode.NOT_FOUND)
+    return job
+
+
+async def _job_for_move(session: AsyncSession, job_id: uuid.UUID) -> Job:
+    """The job, locked for a status move (the state machine then says who may move it)."""
+    job = await session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        raise AppError(ErrorCode.NOT_FOUND)
+    return job
+
+
+async def to_job(session: AsyncSession, ctx: RequestContext, job: Job) -> wire.Job:
+    assignments = (
+        await session.execute(
+            select(JobAssignment.technician_id, JobAssignment.created_at, User.full_name)
+            .join(User, User.id == JobAssignment.technician_id, isouter=True)
+            .where(JobAssignment.job_id == job.id)
+            .order_by(JobAssignment.created_at, JobAssignment.technician_id)
+        )
+    ).all()
+    lines = [_line_wire(line) for line in await _lines_of(session, job.id)]
+    notes = await session.scalars(
+        select(JobNote).where(JobNote.job_id == job.id).order_by(JobNote.created_at, JobNote.id)
+    )
+    events = await session.scalars(
+        select(JobStatusEvent)
+        .where(JobStatusEvent.job_id == job.id)
+        .order_by(JobStatusEvent.occurred_at, JobStatusEvent.id)
+    )
+    is_assigned = ctx.user_id is not None and any(a.technician_id == ctx.user_id for a in assignments)
+    return wire.Job(
+        id=job.id,
+        customer_id=job.customer_id,
+        address_id=job.address_id,
+        title=job.title,
+        description=job.description,
+        service_type=job.service_type,
+        priority=job.priority,
+        status=job.status,
+        scheduled_start=job.scheduled_start,
+        scheduled_end=job.scheduled_end,
+        estimated_minutes=job.estimated_minutes,
+        actual_minutes=job.actual_minutes,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        cancelled_at=job.cancelled_at,
+        cancel_reason=job.cancel_reason,
+        completion_notes=job.completion_notes,
+        created_by_id=job.created_by_id,
+        version=job.version,
+        assignments=[
+            wire.Assignment(technician_id=a.technician_id, full_name=a.full_name, assigned_at=a.created_at)
+            for a in assignments
+        ],
+        lines=lines,
+        notes=[wire.JobNote(id=n.id, author_id=n.author_id, body=n.body, created_at=n.created_at) for n in notes],
+        status_events=[_status_event_wire(e) for e in events],
+        allowed_events=allowed_events(job.status, ctx.role, is_assigned),
+        net_amount=sum((line.net_amount for line in lines), Decimal("0.00")),
+        iva_amount=sum((line.iva_amount for line in lines), Decimal("0.00")),
+        total_amount=sum((line.total_amount for line in lines), Decimal("0.00")),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+
+
+async def read_job(session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID) -> wire.Job:
+    return await to_job(session, ctx, await get_job(session, ctx, job_id))
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """A calendar day in Buenos Aires as [start, end) instants (compared with the timestamptz column as is)."""
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=LOCAL_TZ)
+    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=LOCAL_TZ)
+    return start, end
+
+
+async def list_jobs(
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    status: Sequence[JobStatus] | None = None,
+    day: datetime.date | None = None,
+    technician_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    limit: int | None = 50,
+    offset: int | None = 0,
+) -> wire.JobPage:
+    statement = select(Job)
+    if not reads_all(ctx):  # a technician only ever gets their own jobs, whatever they ask
+        statement = statement.where(
+            exists().where(JobAssignment.job_id == Job.id, JobAssignment.technician_id == ctx.user_id)
+        )
+    if technician_id is not None:
+        statement = statement.where(
+            exists().where(JobAssignment.job_id == Job.id, JobAssignment.technician_id == technician_id)
+        )
+    if status:
+        statement = statement.where(Job.status.in_(list(status)))
+    if customer_id is not None:
+        statement = statement.where(Job.customer_id == customer_id)
+    if day is not None:
+        start, end = day_bounds(day)
+        statement = statement.where(Job.scheduled_start >= start, Job.scheduled_start < end)
+    statement = statement.order_by(Job.scheduled_start.asc().nulls_last(), Job.created_at.desc(), Job.id)
+    page_limit, page_offset = clamp_limit(limit), check_offset(offset)
+    rows, total = await paginate_offset(session, statement, page_limit, page_offset)
+    technicians: dict[uuid.UUID, list[uuid.UUID]] = {job.id: [] for job in rows}
+    if rows:
+        assigned = await session.execute(
+            select(JobAssignment.job_id, JobAssignment.technician_id)
+            .where(JobAssignment.job_id.in_(list(technicians)))
+            .order_by(JobAssignment.created_at, JobAssignment.technician_id)
+        )
+        for job_id, tech_id in assigned:
+            technicians[job_id].append(tech_id)
+    items = [
+        wire.JobSummary(
+            id=job.id,
+            customer_id=job.customer_id,
+            address_id=job.address_id,
+            title=job.title,
+            service_type=job.service_type,
+            priority=job.priority,
+            status=job.status,
+            scheduled_start=job.scheduled_start,
+            scheduled_end=job.scheduled_end,
+            technician_ids=technicians[job.id],
+            version=job.version,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+        for job in rows
+    ]
+    return wire.JobPage(items=items, total=total, limit=page_limit, offset=page_offset)
+
+
+# ---------------------------------------------------------------------------------------------- rules
+
+
+async def _check_technicians(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """``ids`` without duplicates, each an active technician of the organisation (else 422 naming the others)."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return unique
+    found = set(
+        await session.scalars(
+            select(User.id).where(User.id.in_(unique), User.role == Role.TECHNICIAN, User.is_active.is_(True))
+        )
+    )
+    invalid = [str(i) for i in unique if i not in found]
+    if invalid:
+        raise AppError(ErrorCode.JOB_TECHNICIAN_INVALID, details={"key": "technicianIds", "invalid": invalid})
+    return unique
+
+
+def _check_window(start: datetime.datetime | None, end: datetime.datetime | None) -> None:
+    if end is not None and (start is None or end <= start):
+        raise AppError(
+            ErrorCode.JOB_SCHEDULE_INVALID,
+            details={"key": "scheduledEnd", "scheduledStart": _iso(start), "scheduledEnd": _iso(end)},
+        )
+
+
+async def _build_lines(
+    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, inputs: Sequence[wire.LineInput]
+) -> list[JobLine]:
+    assert ctx.org_id is not None
+    item_ids = {i.pricebook_item_id for i in inputs if i.pricebook_item_id is not None}
+    items: dict[uuid.UUID, PriceBookItem] = {}
+    if item_ids:
+        items = {
+            item.id: item for item in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(item_ids)))
+        }
+    lines: list[JobLine] = []
+    for index, data in enumerate(inputs):
+        item = items.get(data.pricebook_item_id) if data.pricebook_item_id else None
+        if data.pricebook_item_id is not None and item is None:
+            raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": f"lines[{index}].pricebookItemId"})
+        description = data.description or (item.name if item else None)
+        unit_price = data.unit_price or (item.base_price if item else None)
+        if not description or unit_price is None:
+            missing = [k for k, v in (("description", description), ("unitPrice", unit_price)) if not v]
+            raise AppError(ErrorCode.JOB_LINE_INVALID, details={"key": f"lines[{index}]", "missing": missing})
+        iva_rate = data.iva_rate if data.iva_rate is not None else (item.iva_rate if item else DEFAULT_IVA_RATE)
+        try:
+            check_iva_rate(iva_rate)
+            line_totals(data.quantity, unit_price, Decimal("0"), iva_rate)
+        except (TypeError, ValueError) as exc:
+            raise AppError(
+                ErrorCode.JOB_LINE_INVALID, details={"key": f"lines[{index}]", "problem": str(exc)}
+            ) from None
+        lines.append(
+            JobLine(
+                org_id=ctx.org_id,
+                job_id=job_id,
+                pricebook_item_id=item.id if item else None,
+                description=description.strip(),
+                quantity=data.quantity,
+                unit_price=unit_price,
+                iva_rate=iva_rate,
+            )
+        )
+    return lines
+
+
+async def _replace_assignments(
+    session: AsyncSession, ctx: RequestContext, job: Job, technician_ids: Sequence[uuid.UUID]
+) -> None:
+    assert ctx.org_id is not None
+    current = await session.scalars(select(JobAssignment).where(JobAssignment.job_id == job.id))
+    keep = set(technician_ids)
+    existing: set[uuid.UUID] = set()
+    for assignment in current:
+        if assignment.technician_id in keep:
+            existing.add(assignment.technician_id)
+        else:
+            await session.delete(assignment)
+    session.add_all(
+        JobAssignment(org_id=ctx.org_id, job_id=job.id, technician_id=t) for t in technician_ids if t not in existing
+    )
+    await session.flush()
+
+
+async def _org_settings(session: AsyncSession, ctx: RequestContext) -> dict[str, Any]:
+    org = await session.get(Organization, ctx.org_id) if ctx.org_id else None
+    return dict(org.settings or {}) if org is not None else {}
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+async def create_job(
+    session: AsyncSession, ctx: RequestContext, data: wire.JobCreate, trace_id: str | None
+) -> wire.Job:
+    assert ctx.org_id is not None
+    if await session.get(Customer, data.customer_id) is None:
+        raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": "customerId"})
+    if data.address_id is not None:
+        address = await session.get(CustomerAddress, data.address_id)
+        if address is None or address.customer_id != data.customer_id:
+            raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": "addressId"})
+    _check_window(data.scheduled_start, data.scheduled_end)
+    technicians = await _check_technicians(session, data.technician_ids)
+    job = Job(
+        org_id=ctx.org_id,
+        customer_id=data.customer_id,
+        address_id=data.address_id,
+        title=data.title.strip(),
+        description=data.description,
+        service_type=data.service_type,
+        priority=data.priority,
+        status=JobStatus.PENDING,
+        scheduled_start=data.scheduled_start,
+        scheduled_end=data.scheduled_end,
+        estimated_minutes=data.estimated_minutes,
+        created_by_id=ctx.user_id,
+        materials=[],
+        version=1,
+    )
+    session.add(job)
+    await session.flush()
+    lines = await _build_lines(session, ctx, job.id, data.lines)
+    session.add_all(lines)
+    session.add_all(JobAssignment(org_id=ctx.org_id, job_id=job.id, technician_id=t) for t in technicians)
+    session.add(
+        JobStatusEvent(org_id=ctx.org_id, job_id=job.id, from_status=None, to_status=job.status, actor_id=ctx.user_id)
+    )
+    await session.flush()
+    await session.refresh(job)
+    after = _snapshot(job) | {"technicianIds": [str(t) for t in technicians], "lines": _lines_snapshot(lines)}
+    await _audit(session, ctx, "job.created", job.id, None, after, trace_id)
+    return await to_job(session, ctx, job)
+
+
+async def update_job(
+    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, data: wire.JobUpdate, trace_id: str | None
+) -> wire.Job:
+    job = await get_job(session, ctx, job_id, lock=True)
+    if job.status in CLOSED:
+        raise AppError(ErrorCode.JOB_CLOSED, details={"status": str(job.status)})
+    before = _snapshot(job)
+    old_lines = await _lines_of(session, job.id)
+    before["lines"] = _lines_snapshot(old_lines)
+    for field in ("title", "description", "service_type", "priority", "estimated_minutes"):
+        value = getattr(data, field)
+        if value is not msgspec.UNSET:
+            setattr(job, field, value.strip() if field == "title" and isinstance(value, str) else value)
+    new_lines = old_lines
+    if data.lines is not msgspec.UNSET:
+        new_lines = await _build_lines(session, ctx, job.id, data.lines)
+        for line in old_lines:
+            await session.delete(line)
+        await session.flush()
+        session.add_all(new_lines)
+    await session.flush()
+    after = _snapshot(job) | {"lines": _lines_snapshot(new_lines)}
+    if after != before:
+        job.version += 1
+        await session.flush()
+        await session.refresh(job)
+        after["version"] = job.version
+        await _audit(session, ctx, "job.updated", job.id, *_changes(before, after), trace_id)
+    return await to_job(session, ctx, job)
+
+
+async def assign(
+    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, data: wire.AssignRequest, trace_id: str | None
+) -> wire.Job:
+    job = await get_job(session, ctx, job_id, lock=True)
+    if job.status in CLOSED:
+        raise AppError(ErrorCode.JOB_CLOSED, details={"status": str(job.status)})
+    technicians = await _check_technicians(session, data.technician_ids)
+    before = await _assigned_ids(session, job.id)
+    if set(before) != set(technicians):
+        await _replace_assignments(session, ctx, job, technicians)
+        job.version += 1
+        await session.flush()
+        await session.refresh(job)
+        await _audit(
+            session,
+            ctx,
+            "job.assigned",
+            job.id,
+            {"technicianIds": sorted(str(t) for t in before)},
+            {"technicianIds": sorted(str(t) for t in technicians), "version": job.version},
+            trace_id,
+        )
+    return await to_job(session, ctx, job)
+
+
+async def reschedule(
+    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, data: wire.RescheduleRequest, trace_id: str | None
+) -> wire.Job:
+    job = await get_job(session, ctx, job_id, lock=True)
+    if job.status in CLOSED:
+        raise AppError(ErrorCode.JOB_CLOSED, details={"status": str(job.status)})
+    if data.scheduled_start is None and job.status is not JobStatus.PENDING:
+        # a scheduled job keeps a time: take it off the agenda with the unschedule move instead
+        raise AppError(
+            ErrorCode.JOB_SCHEDULE_INVALID,
+            "Un trabajo agendado necesita fecha y hora. Para sacarlo de la agenda, desagendalo.",
+            details={"key": "scheduledStart", "status": str(job.status)},
+        )
+    _check_window(data.scheduled_start, data.scheduled_end)
+    before = {"scheduledStart": _iso(job.scheduled_start), "scheduledEnd": _iso(job.scheduled_end)}
+    job.scheduled_start, job.scheduled_end = data.scheduled_start, data.scheduled_end
+    await session.flush()
+    await session.refresh(job)
+    after = {"scheduledStart": _iso(job.scheduled_start), "scheduledEnd": _iso(job.scheduled_end)}
+    if after != before:
+        job.version += 1
+        await session.flush()
+        await session.refresh(job)
+        await _audit(session, ctx, "job.rescheduled", job.id, before, after | {"version": job.version}, trace_id)
+    return await to_job(session, ctx, job)
+
+
+# ---------------------------------------------------------------------------------------------- moves
+
+
+def _refuse(check: TransitionCheck, ctx: RequestContext, is_assigned: bool) -> AppError:
+    details = check.details()
+    if check.reason is TransitionRefusal.TRANSITION_NOT_ALLOWED:
+        details["allowedEvents"] = [str(e) for e in allowed_events(check.current, ctx.role, is_assigned)]
+        return AppError(ErrorCode.JOB_TRANSITION_NOT_ALLOWED, details=details)
+    if check.reason is TransitionRefusal.ROLE_NOT_ALLOWED:
+        return AppError(ErrorCode.JOB_TRANSITION_ROLE, details=details | {"role": ctx.role})
+    if check.reason is TransitionRefusal.NOT_ASSIGNED:
+        return AppError(ErrorCode.JOB_NOT_ASSIGNED, details=details)
+    details["fields"] = [WIRE_FIELDS.get(f, f) for f in check.missing_fields]
+    details["anyOf"] = [[WIRE_FIELDS.get(f, f) for f in group] for group in check.missing]
+    return AppError(ErrorCode.JOB_MISSING_FIELDS, check.message, details=details)
+
+
+def _resolve_event(data: wire.TransitionRequest) -> JobEvent | None:
+    if data.event is None and data.to is None:
+        raise AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "Indicá el cambio de estado: el evento o el estado de destino.",
+            details=[{"key": "event", "problem": "required"}],
+        )
+    if data.event is not None and data.to is not None and target_of(data.event) != data.to:
+        raise AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "El evento y el estado de destino no coinciden.",
+            details=[
+                {
+                    "key": "to",
+                    "problem": "mismatch",
+                    "event": str(data.event),
+                    "eventTarget": str(target_of(data.event)),
+                }
+            ],
+        )
+    return data.event
+
+
+async def transition(
+    session: AsyncSession,
+    ctx: RequestContext,
+    job_id: uuid.UUID,
+    data: wire.TransitionRequest,
+    trace_id: str | None,
+) -> wire.Job:
+    assert ctx.org_id is not None
+    event = _resolve_event(data)
+    job = await _job_for_move(session, job_id)
+    assigned = await _assigned_ids(session, job.id)
+    is_assigned = ctx.user_id in assigned  # a technician on another's job: 403 job_not_assigned
+    current = JobStatus(job.status)
+    target = target_of(event) if event is not None else data.to
+    assert target is not None
+    settings = await _org_settings(session, ctx)
+    photos = signature = 0
+    if target is JobStatus.COMPLETED:
+        photos = int(await session.scalar(select(func.count()).where(JobPhoto.job_id == job.id)) or 0)
+        signature = int(await session.scalar(select(func.count()).where(JobSignature.job_id == job.id)) or 0)
+    schedules = event is JobEvent.SCHEDULE or (event is None and target is JobStatus.SCHEDULED)
+    facts = JobFacts(
+        scheduled_start=(data.scheduled_start if schedules and data.scheduled_start else job.scheduled_start),
+        technician_count=(
+            len(set(data.technician_ids)) if schedules and data.technician_ids is not None else len(assigned)
+        ),
+        completion_notes=data.completion_notes or job.completion_notes,
+        photo_count=photos,
+        has_signature=signature > 0,
+        signature_waived=not bool(settings.get("require_signature", True)),
+        actual_minutes=data.actual_minutes or job.actual_minutes,
+        cancel_reason=data.reason if target is JobStatus.CANCELLED else job.cancel_reason,
+    )
+    if event is not None:
+        check = check_event(current, event, role=ctx.role, is_assigned=is_assigned, facts=facts)
+    else:
+        check = check_transition(current, target, role=ctx.role, is_assigned=is_assigned, facts=facts)
+    if not check:
+        raise _refuse(check, ctx, is_assigned)
+    assert check.event is not None and check.target is not None
+    event, target = check.event, check.target
+
+    before = _snapshot(job) | {"technicianIds": [str(t) for t in assigned]}
+    now = _utcnow()
+    if event is JobEvent.SCHEDULE:
+        start = data.scheduled_start or job.scheduled_start
+        end = data.scheduled_end if data.scheduled_start or data.scheduled_end else job.scheduled_end
+        _check_window(start, end)
+        job.scheduled_start, job.scheduled_end = start, end
+        if data.technician_ids is not None:
+            technicians = await _check_technicians(session, data.technician_ids)
+            await _replace_assignments(session, ctx, job, technicians)
+            assigned = technicians
+    if target is JobStatus.WORKING and job.started_at is None:
+        job.started_at = now
+    if target is JobStatus.COMPLETED:
+        job.completed_at = now
+        if data.completion_notes:
+            job.completion_notes = data.completion_notes
+        if data.actual_minutes:
+            job.actual_minutes = data.actual_minutes
+    if target is JobStatus.CANCELLED:
+        job.cancelled_at = now
+        job.cancel_reason = (data.reason or "").strip()
+    job.status = target
+    job.version += 1
+    status_event = JobStatusEvent(
+        org_id=ctx.org_id,
+        job_id=job.id,
+        from_status=current,
+        to_status=target,
+        actor_id=ctx.user_id,
+        device_id=data.device_id,
+        reason=data.reason,
+        lat=Decimal(str(data.lat)) if data.lat is not None else None,
+        lng=Decimal(str(data.lng)) if data.lng is not None else None,
+        occurred_at=now,
+    )
+    session.add(status_event)
+    await session.flush()
+    await session.refresh(job)
+    after = _snapshot(job) | {"technicianIds": [str(t) for t in assigned]}
+    changed_before, changed_after = _changes(before, after)
+    changed_after["event"] = str(event)
+    await _audit(session, ctx, "job.transitioned", job.id, changed_before, changed_after, trace_id)
+    lines = await _lines_of(session, job.id) if target is JobStatus.COMPLETED else []
+    publish_after_commit(
+        session,
+        JobStatusChanged(
+            org_id=ctx.org_id,
+            job_id=job.id,
+            customer_id=job.customer_id,
+            from_status=current,
+            to_status=target,
+            event=event,
+            actor_id=ctx.user_id,
+            status_event_id=status_event.id,
+            billable=bool(lines),
+            auto_invoice=bool(settings.get("auto_invoice", True)),
+        ),
+    )
+    return await to_job(session, ctx, job)
+
+
+__all__ = [
+    "assign",
+    "create_job",
+    "day_bounds",
+    "list_jobs",
+    "read_job",
+    "reschedule",
+    "transition",
+    "update_job",
+]

@@ -1,0 +1,175 @@
+"""Queued work of the jobs domain: tell the customer, and draft the invoice of a completed job.
+
+Both run in the job's organisation context (row-level security) and are safe to run twice:
+``notify_customer`` sends once per status event, ``create_draft_invoice`` creates at most one
+invoice per job.
+
+Notifications go through a *recording* sender for now: each one is appended (JSON) to the Redis list
+``notifications_key(org_id)``; the WhatsApp integration replaces the sender, not the task.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from server.db.engine import tenant_transaction
+from server.db.models import Customer
+from server.db.models.invoice import Invoice, InvoiceLine
+from server.db.models.job import Job, JobLine
+from server.db.models.organization import Organization
+from server.domain.audit.services import record as audit
+from server.lib.logging import get_logger
+from server.lib.tasks import task
+from shared.pricing import line_totals
+from shared.states import InvoiceStatus
+from shared.states.job import JobStatus
+
+if TYPE_CHECKING:
+    from server.runtime import Resources
+
+log = get_logger("campotech.jobs")
+
+SENT_TTL_SECONDS = 30 * 24 * 3600
+TEMPLATES: dict[str, str] = {
+    JobStatus.EN_CAMINO: "job_en_camino",
+    JobStatus.COMPLETED: "job_completed",
+}
+
+
+def notifications_key(org_id: uuid.UUID | str) -> str:
+    return f"notifications:sent:{org_id}"
+
+
+async def recorded_notifications(resources: Resources, org_id: uuid.UUID | str) -> list[dict[str, Any]]:
+    """What the recording sender has "sent" for an organisation, oldest first."""
+    raw = await resources.redis.lrange(notifications_key(org_id), 0, -1)  # type: ignore[misc]
+    return [json.loads(item) for item in raw]
+
+
+async def _record_notification(resources: Resources, org_id: str, dedupe: str, message: dict[str, Any]) -> bool:
+    """Append ``message`` unless the same ``dedupe`` key was sent already; True when it was sent now."""
+    first = await resources.redis.set(f"notifications:once:{dedupe}", "1", nx=True, ex=SENT_TTL_SECONDS)
+    if not first:
+        return False
+    await resources.redis.rpush(notifications_key(org_id), json.dumps(message))  # type: ignore[misc]
+    return True
+
+
+def _resources(ctx: Any) -> Resources:
+    return ctx["resources"]  # type: ignore[no-any-return]
+
+
+@task(queue="whatsapp", name="jobs.notify_customer", retries=5, retry_delay=2.0, backoff_max=120, timeout=30)
+async def notify_customer(
+    ctx: Any, *, org_id: str | None = None, job_id: str, status: str, status_event_id: str
+) -> bool:
+    """Tell the job's customer their technician is on the way / the job is done (once per move)."""
+    resources = _resources(ctx)
+    assert org_id is not None
+    async with tenant_transaction(resources.sessionmaker, uuid.UUID(org_id)) as session:
+        job = await session.get(Job, uuid.UUID(job_id))
+        if job is None:
+            log.warning("notify_customer: job not found", job_id=job_id)
+            return False
+        customer = await session.get(Customer, job.customer_id)
+    if customer is None or not customer.phone:
+        log.info("notify_customer: the customer has no phone", job_id=job_id)
+        return False
+    message = {
+        "orgId": org_id,
+        "jobId": job_id,
+        "statusEventId": status_event_id,
+        "status": status,
+        "template": TEMPLATES.get(status, f"job_{status}"),
+        "to": customer.phone,
+        "customerName": customer.name,
+        "jobTitle": job.title,
+        "sentAt": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
+    return await _record_notification(resources, org_id, status_event_id, message)
+
+
+@task(queue="default", name="jobs.create_draft_invoice", retries=5, retry_delay=1.0, backoff_max=60, timeout=30)
+async def create_draft_invoice(ctx: Any, *, org_id: str | None = None, job_id: str) -> str | None:
+    """A draft invoice with the completed job's lines; the existing one's id if the job has one already."""
+    resources = _resources(ctx)
+    assert org_id is not None
+    org = uuid.UUID(org_id)
+    async with tenant_transaction(resources.sessionmaker, org) as session:
+        # the job's row lock serialises two runs for the same job
+        job = await session.scalar(select(Job).where(Job.id == uuid.UUID(job_id)).with_for_update())
+        if job is None or job.status is not JobStatus.COMPLETED:
+            return None
+        existing = await session.scalar(select(Invoice.id).where(Invoice.job_id == job.id).limit(1))
+        if existing is not None:
+            return str(existing)
+        organization = await session.get(Organization, org)
+        if organization is None or not bool((organization.settings or {}).get("auto_invoice", True)):
+            return None
+        lines = list(
+            await session.scalars(
+                select(JobLine).where(JobLine.job_id == job.id).order_by(JobLine.created_at, JobLine.id)
+            )
+        )
+        if not lines:
+            return None
+        invoice = Invoice(
+            org_id=org,
+            customer_id=job.customer_id,
+            job_id=job.id,
+            status=InvoiceStatus.DRAFT,
+            afip_messages=[],
+        )
+        session.add(invoice)
+        await session.flush()
+        net = iva = total = Decimal("0.00")
+        for position, line in enumerate(lines):
+            totals = line_totals(line.quantity, line.unit_price, Decimal("0"), line.iva_rate)
+            session.add(
+                InvoiceLine(
+                    org_id=org,
+                    invoice_id=invoice.id,
+                    pricebook_item_id=line.pricebook_item_id,
+                    position=position,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    discount=Decimal("0"),
+                    iva_rate=line.iva_rate,
+                    net_amount=totals.net,
+                    iva_amount=totals.iva,
+                    total_amount=totals.total,
+                )
+            )
+            net, iva, total = net + totals.net, iva + totals.iva, total + totals.total
+        invoice.net_amount, invoice.iva_amount, invoice.total_amount = net, iva, total
+        await session.flush()
+        await audit(
+            session,
+            org_id=org,
+            actor_id=None,
+            action="invoice.draft_created",
+            entity_type="invoice",
+            entity_id=invoice.id,
+            before=None,
+            after={
+                "jobId": job_id,
+                "status": str(InvoiceStatus.DRAFT),
+                "lines": len(lines),
+                "netAmount": str(net),
+                "ivaAmount": str(iva),
+                "totalAmount": str(total),
+            },
+        )
+        return str(invoice.id)
+
+
+TASKS = [notify_customer, create_draft_invoice]
+
+__all__ = ["TASKS", "create_draft_invoice", "notifications_key", "notify_customer", "recorded_notifications"]
