@@ -16,7 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from server.domain import API_ROUTES_BY_DOMAIN, ROUTES_BY_DOMAIN
+from server.domain import API_ROUTES_BY_DOMAIN, ROUTES_BY_DOMAIN, register_event_handlers
 from server.domain.auth.tokens import build_jwt_auth
 from server.lib.context import provide_db_session, provide_resources
 from server.lib.errors import EXCEPTION_HANDLERS
@@ -48,6 +48,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
 
         if res.queues is None:
             res.queues = QueueRegistry(settings, res)
+        register_event_handlers(res)
         if settings.worker_in_process:
             await res.queues.start_workers()
         try:
