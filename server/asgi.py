@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 
 from server.domain import API_ROUTES_BY_DOMAIN, ROUTES_BY_DOMAIN, register_event_handlers
 from server.domain.auth.tokens import build_jwt_auth
+from server.lib.compression import LazyCompressionMiddleware
 from server.lib.context import provide_db_session, provide_resources
 from server.lib.errors import EXCEPTION_HANDLERS
 from server.lib.idempotency import IdempotencyMiddleware
@@ -62,7 +63,13 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
     if not settings.secret_key:
         settings = msgspec.structs.replace(settings, secret_key=_ephemeral_secret_key(settings))
     jwt_auth = build_jwt_auth(settings.secret_key or "")
-    api = Router(path=API_PREFIX, route_handlers=_flatten(API_ROUTES_BY_DOMAIN.values()))
+    # Rate limits and idempotency keys concern the API only: on its router they add nothing to /health, /metrics,
+    # the docs or static files. Router middleware runs inside the app's (Observability, then JWT auth).
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=_flatten(API_ROUTES_BY_DOMAIN.values()),
+        middleware=[ApiRateLimitMiddleware, IdempotencyMiddleware],
+    )
     swagger_assets = PROJECT_ROOT / "assets" / "swagger-ui"
     openapi = OpenAPIConfig(
         title="CampoTech API",
@@ -98,12 +105,14 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         ],
         dependencies={"resources": Provide(provide_resources), "db_session": Provide(provide_db_session)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[ObservabilityMiddleware, ApiRateLimitMiddleware, IdempotencyMiddleware],
+        middleware=[ObservabilityMiddleware],
         before_send=[echo_trace_header],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init, _observability_first],
         openapi_config=openapi,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=2048, middleware_class=LazyCompressionMiddleware
+        ),
         request_max_body_size=10 * 1024 * 1024,
         debug=False,
         logging_config=None,  # ours (configure_logging: JSON, redaction), not Litestar's default

@@ -1,19 +1,31 @@
-"""Trace id per request: accept a sane ``X-Request-ID`` or make one; echo it on every response."""
+"""Trace id per request: accept a sane ``X-Request-ID`` or make one; echo it on every response.
+
+This runs on every request, so it works on the raw ASGI scope and message (no ``Headers`` objects).
+"""
 
 from __future__ import annotations
 
+import contextvars
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 TRACE_HEADER = "x-request-id"
+_TRACE_HEADER_BYTES = b"x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STATE_KEY = "trace_id"
+
+
+def new_trace_id() -> str:
+    """A random (version 4) UUID as 32 hex digits, as ``uuid.uuid4().hex`` but without building a ``UUID``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def trace_id_of(scope: Scope | dict[str, Any]) -> str:
@@ -23,30 +35,69 @@ def trace_id_of(scope: Scope | dict[str, Any]) -> str:
     if trace:
         return str(trace)
     trace = None
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
+    for name, value in scope.get("headers", ()):
+        if name == _TRACE_HEADER_BYTES:
             candidate = value.decode("latin-1").strip()
             if _VALID.match(candidate):
                 trace = candidate
             break
-    trace = trace or uuid.uuid4().hex
+    trace = trace or new_trace_id()
     state[_STATE_KEY] = trace
-    state.setdefault("started", time.perf_counter())
+    if "started" not in state:
+        state["started"] = time.perf_counter()
     return trace
+
+
+def set_response_header(message: Message, name: bytes, value: bytes) -> None:
+    """Set ``name`` (lower-case) on an ``http.response.start`` message, replacing any earlier value."""
+    headers = message.get("headers")
+    if headers is None:
+        headers = message["headers"] = []  # type: ignore[typeddict-unknown-key]
+    elif not isinstance(headers, list):
+        headers = message["headers"] = list(headers)  # type: ignore[typeddict-unknown-key]
+    found = -1
+    for index in range(len(headers) - 1, -1, -1):  # from the end, so deleting keeps earlier indices valid
+        if headers[index][0].lower() == name:
+            if found != -1:
+                del headers[found]
+            found = index
+    if found == -1:
+        headers.append((name, value))
+    else:
+        headers[found] = (name, value)
 
 
 async def echo_trace_header(message: Message, scope: Scope) -> None:
     """App-level ``before_send`` hook: every HTTP response carries ``X-Request-ID``."""
     if message["type"] == "http.response.start":
-        headers = MutableScopeHeaders.from_message(message)
-        headers[TRACE_HEADER] = trace_id_of(scope)
+        set_response_header(message, _TRACE_HEADER_BYTES, trace_id_of(scope).encode("latin-1"))
+
+
+def _structlog_var(key: str) -> contextvars.ContextVar[Any]:
+    """The context variable behind ``structlog.contextvars.bind_contextvars(key=...)`` (one, made once)."""
+    token = structlog.contextvars.bind_contextvars(**{key: None})[key]
+    token.var.reset(token)
+    return token.var
+
+
+_TRACE_VAR = _structlog_var(_STATE_KEY)
 
 
 def bind_trace(scope: Scope) -> str:
+    """Start the request's log context: only its trace id (as ``clear_contextvars`` + ``bind_contextvars``)."""
     trace = trace_id_of(scope)
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(trace_id=trace)
+    _TRACE_VAR.set(trace)
     return trace
 
 
-__all__ = ["ASGIApp", "Receive", "Send", "bind_trace", "echo_trace_header", "trace_id_of"]
+__all__ = [
+    "ASGIApp",
+    "Receive",
+    "Send",
+    "bind_trace",
+    "echo_trace_header",
+    "new_trace_id",
+    "set_response_header",
+    "trace_id_of",
+]
