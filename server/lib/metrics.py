@@ -88,10 +88,15 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # raised by a middleware inside this one (e.g. authentication): the app's exception
+            # handler outside answers with the exception's own status, not this wrapper's default
+            status = int(getattr(exc, "status_code", 500) or 500)
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            method = scope.get("method", "GET")
+            method: str = scope.get("method", "GET")  # type: ignore[assignment]
             metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
             if metrics is not None:
                 metrics.observe_request(method, route, status, elapsed)

@@ -50,11 +50,12 @@ def trace_id_of(scope: Scope | dict[str, Any]) -> str:
 
 def set_response_header(message: Message, name: bytes, value: bytes) -> None:
     """Set ``name`` (lower-case) on an ``http.response.start`` message, replacing any earlier value."""
-    headers = message.get("headers")
+    start: dict[str, Any] = message  # type: ignore[assignment]
+    headers = start.get("headers")
     if headers is None:
-        headers = message["headers"] = []  # type: ignore[typeddict-unknown-key]
+        headers = start["headers"] = []
     elif not isinstance(headers, list):
-        headers = message["headers"] = list(headers)  # type: ignore[typeddict-unknown-key]
+        headers = start["headers"] = list(headers)
     found = -1
     for index in range(len(headers) - 1, -1, -1):  # from the end, so deleting keeps earlier indices valid
         if headers[index][0].lower() == name:

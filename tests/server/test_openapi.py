@@ -25,3 +25,11 @@ async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics")).text
     assert 'campotech_http_requests_total{method="GET",route="/health",status="200"}' in text
     assert "campotech_http_request_duration_seconds_bucket" in text
+
+
+async def test_refused_authentication_is_counted_with_its_own_status(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/users")
+    assert response.status_code == 401
+    text = (await client.get("/metrics")).text
+    assert 'campotech_http_requests_total{method="GET",route="/api/v1/users",status="401"}' in text
+    assert 'route="/api/v1/users",status="500"' not in text
