@@ -24,6 +24,7 @@ class LazyGroup(click.RichGroup):
         "org": "server.domain.organizations.cli:org_cli",
         "user": "server.domain.users.cli:user_cli",
         "seed": "server.domain.demo.cli:seed_cli",
+        "audit": "server.domain.audit.cli:audit_cli",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
+from server.domain.audit.controllers import ROUTES as AUDIT_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
 from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
 from server.domain.jobs.controllers import ROUTES as JOB_ROUTES
@@ -30,6 +31,7 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "customers": CUSTOMER_ROUTES,
     "pricebook": PRICEBOOK_ROUTES,
     "jobs": JOB_ROUTES,
+    "audit": AUDIT_ROUTES,
 }
 
 TASKS_BY_DOMAIN: dict[str, list[Any]] = {

@@ -124,15 +124,30 @@ async def verify_chain(session: AsyncSession, org_id: uuid.UUID) -> ChainReport:
     )
 
 
-async def list_entries(session: AsyncSession, limit: int | None = 50, cursor: str | None = None) -> AuditPage:
+async def list_entries(
+    session: AsyncSession,
+    limit: int | None = 50,
+    cursor: str | None = None,
+    *,
+    entity_type: str | None = None,
+    entity_id: uuid.UUID | None = None,
+    actions: Sequence[str] | None = None,
+) -> AuditPage:
     """One page of the session organisation's entries, newest first (keyset pagination on ``seq``).
 
     ``limit`` must be between 1 and ``server.lib.pagination.MAX_LIMIT``; ``cursor`` is the previous
     page's ``next_cursor`` (an invalid one raises ``AppError`` validation_failed).
     """
+    statement = select(AuditLogEntry)
+    if entity_type:
+        statement = statement.where(AuditLogEntry.entity_type == entity_type)
+    if entity_id:
+        statement = statement.where(AuditLogEntry.entity_id == entity_id)
+    if actions:
+        statement = statement.where(AuditLogEntry.action.in_(list(actions)))
     rows, next_cursor = await paginate_cursor(
         session,
-        select(AuditLogEntry),
+        statement,
         AuditLogEntry.seq,
         AuditLogEntry.id,
         clamp_limit(limit),
