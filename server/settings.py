@@ -66,6 +66,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     whatsapp_access_token: str | None = None
     whatsapp_otp_template: str = "campotech_codigo"
     whatsapp_otp_language: str = "es_AR"
+    # Where job photos and signature images are kept: "local" (a folder, ``data_dir/files`` unless
+    # storage_dir is set). An S3-compatible backend is a TODO (see server/lib/storage.py).
+    storage_backend: str = "local"
+    storage_dir: Path | None = None
+    # Largest photo accepted, in bytes (413 above it); at most PHOTO_MAX_BYTES_CEILING
+    photo_max_bytes: int = 10 * 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -121,9 +127,14 @@ ENV_VARS: dict[str, str] = {
     "whatsapp_access_token": "CAMPOTECH_WHATSAPP_ACCESS_TOKEN",
     "whatsapp_otp_template": "CAMPOTECH_WHATSAPP_OTP_TEMPLATE",
     "whatsapp_otp_language": "CAMPOTECH_WHATSAPP_OTP_LANGUAGE",
+    "storage_backend": "CAMPOTECH_STORAGE_BACKEND",
+    "storage_dir": "CAMPOTECH_STORAGE_DIR",
+    "photo_max_bytes": "CAMPOTECH_PHOTO_MAX_BYTES",
 }
 
 OTP_DELIVERIES = ("sandbox", "whatsapp")
+STORAGE_BACKENDS = ("local",)
+PHOTO_MAX_BYTES_CEILING = 50 * 1024 * 1024  # the upload route's hard body limit leaves room above it
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -140,6 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "queue_concurrency",
         "api_rate_limit_per_minute",
         "idempotency_ttl_seconds",
+        "photo_max_bytes",
     ):
         if isinstance(raw.get(field), str):
             try:
@@ -162,6 +174,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raw[field] = lowered in _BOOL_TRUE
     if "data_dir" in raw:
         raw["data_dir"] = Path(str(raw["data_dir"]))
+    if "storage_dir" in raw:
+        raw["storage_dir"] = Path(str(raw["storage_dir"]))
+    if isinstance(raw.get("storage_backend"), str):
+        raw["storage_backend"] = str(raw["storage_backend"]).strip().lower()
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -176,6 +192,14 @@ def validate(settings: Settings) -> None:
     if not 0 < settings.queue_org_share <= 1:
         raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be greater than 0 and at most 1")
     _validate_otp_delivery(settings)
+    if settings.storage_backend not in STORAGE_BACKENDS:
+        raise SettingsError(
+            f"CAMPOTECH_STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {settings.storage_backend!r}"
+        )
+    if not 0 < settings.photo_max_bytes <= PHOTO_MAX_BYTES_CEILING:
+        raise SettingsError(
+            f"CAMPOTECH_PHOTO_MAX_BYTES must be between 1 and {PHOTO_MAX_BYTES_CEILING}, got {settings.photo_max_bytes}"
+        )
     if settings.is_production:
         if not settings.secret_key or len(settings.secret_key) < 32:
             raise SettingsError("CAMPOTECH_SECRET_KEY must be set to at least 32 characters in production")
