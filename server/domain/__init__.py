@@ -12,6 +12,7 @@ from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
 from server.domain.audit.controllers import ROUTES as AUDIT_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
 from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
+from server.domain.dispatch.controllers import ROUTES as DISPATCH_ROUTES
 from server.domain.jobs.attachment_controllers import ROUTES as JOB_ATTACHMENT_ROUTES
 from server.domain.jobs.controllers import ROUTES as JOB_ROUTES
 from server.domain.jobs.tasks import TASKS as JOB_TASKS
@@ -33,6 +34,7 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "pricebook": PRICEBOOK_ROUTES,
     "jobs": JOB_ROUTES,
     "job_attachments": JOB_ATTACHMENT_ROUTES,
+    "dispatch": DISPATCH_ROUTES,
     "audit": AUDIT_ROUTES,
 }
 
