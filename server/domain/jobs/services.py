@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Customer, CustomerAddress, User
@@ -32,7 +32,7 @@ from server.domain.jobs.events import JobStatusChanged
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
 from server.lib.events import publish_after_commit
-from server.lib.pagination import check_offset, clamp_limit, paginate_offset
+from server.lib.pagination import check_offset, clamp_limit
 from shared.errors import ErrorCode
 from shared.permissions import Permission, has_permission
 from shared.pricing import DEFAULT_IVA_RATE, check_iva_rate, line_totals
@@ -41,6 +41,7 @@ from shared.schemas import jobs as wire
 from shared.states.job import (
     JobEvent,
     JobFacts,
+    JobPriority,
     JobStatus,
     TransitionCheck,
     TransitionRefusal,
@@ -278,6 +279,9 @@ def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime
     return start, end
 
 
+_LIST_ORDER = "{t}.scheduled_start ASC NULLS LAST, {t}.created_at DESC, {t}.id"
+
+
 async def list_jobs(
     session: AsyncSession,
     ctx: RequestContext,
@@ -289,51 +293,77 @@ async def list_jobs(
     limit: int | None = 50,
     offset: int | None = 0,
 ) -> wire.JobPage:
-    statement = select(Job)
+    """One page of jobs and the total, in one statement and one round trip (a hot read path).
+
+    The count and the page are one query (the page joined laterally to the count, so an empty page
+    still carries the total); each job's technician ids come as an array in assignment order. It runs
+    on the session's own connection, inside its transaction (and so its tenant context: row-level
+    security filters every table), through the driver: no ORM entities for a read-only list. Filters
+    compare like types (timestamptz bounds with the timestamptz column), so ``ix_jobs_org_start``
+    serves a day under row-level security.
+    """
+    page_limit, page_offset = clamp_limit(limit), check_offset(offset)
+    params: list[Any] = []
+
+    def param(value: Any, cast: str = "") -> str:
+        params.append(value)
+        return f"${len(params)}{cast}"
+
+    where = ["true"]
     if not reads_all(ctx):  # a technician only ever gets their own jobs, whatever they ask
-        statement = statement.where(
-            exists().where(JobAssignment.job_id == Job.id, JobAssignment.technician_id == ctx.user_id)
+        where.append(
+            "EXISTS (SELECT 1 FROM job_assignments a WHERE a.job_id = j.id"  # noqa: S608 (constant SQL, $n params)
+            f" AND a.technician_id = {param(ctx.user_id, '::uuid')})"
         )
     if technician_id is not None:
-        statement = statement.where(
-            exists().where(JobAssignment.job_id == Job.id, JobAssignment.technician_id == technician_id)
+        where.append(
+            "EXISTS (SELECT 1 FROM job_assignments a WHERE a.job_id = j.id"  # noqa: S608 (constant SQL, $n params)
+            f" AND a.technician_id = {param(technician_id, '::uuid')})"
         )
     if status:
-        statement = statement.where(Job.status.in_(list(status)))
+        where.append(f"j.status = ANY({param([str(s) for s in status], '::job_status[]')})")
     if customer_id is not None:
-        statement = statement.where(Job.customer_id == customer_id)
+        where.append(f"j.customer_id = {param(customer_id, '::uuid')}")
     if day is not None:
         start, end = day_bounds(day)
-        statement = statement.where(Job.scheduled_start >= start, Job.scheduled_start < end)
-    statement = statement.order_by(Job.scheduled_start.asc().nulls_last(), Job.created_at.desc(), Job.id)
-    page_limit, page_offset = clamp_limit(limit), check_offset(offset)
-    rows, total = await paginate_offset(session, statement, page_limit, page_offset)
-    technicians: dict[uuid.UUID, list[uuid.UUID]] = {job.id: [] for job in rows}
-    if rows:
-        assigned = await session.execute(
-            select(JobAssignment.job_id, JobAssignment.technician_id)
-            .where(JobAssignment.job_id.in_(list(technicians)))
-            .order_by(JobAssignment.created_at, JobAssignment.technician_id)
-        )
-        for job_id, tech_id in assigned:
-            technicians[job_id].append(tech_id)
+        where.append(f"j.scheduled_start >= {param(start)} AND j.scheduled_start < {param(end)}")
+    condition = " AND ".join(where)
+    sql = (  # constant fragments only: every value is a $n parameter
+        "SELECT t.total, p.id, p.customer_id, p.address_id, p.title, p.service_type, p.priority, p.status,"  # noqa: S608
+        " p.scheduled_start, p.scheduled_end, p.version, p.created_at, p.updated_at,"
+        " ARRAY(SELECT a.technician_id FROM job_assignments a WHERE a.job_id = p.id"
+        " ORDER BY a.created_at, a.technician_id) AS technician_ids"
+        f" FROM (SELECT count(*) AS total FROM jobs j WHERE {condition}) AS t"
+        " LEFT JOIN LATERAL ("
+        "SELECT j.id, j.customer_id, j.address_id, j.title, j.service_type, j.priority, j.status,"
+        " j.scheduled_start, j.scheduled_end, j.version, j.created_at, j.updated_at"
+        f" FROM jobs j WHERE {condition} ORDER BY {_LIST_ORDER.format(t='j')}"
+        f" LIMIT {param(page_limit, '::bigint')} OFFSET {param(page_offset, '::bigint')}"
+        f") AS p ON true ORDER BY {_LIST_ORDER.format(t='p')}"
+    )
+    connection = await session.connection()  # begins the transaction: the tenant context is set
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    rows = await driver.fetch(sql, *params)
+    total = int(rows[0]["total"]) if rows else 0
     items = [
         wire.JobSummary(
-            id=job.id,
-            customer_id=job.customer_id,
-            address_id=job.address_id,
-            title=job.title,
-            service_type=job.service_type,
-            priority=job.priority,
-            status=job.status,
-            scheduled_start=job.scheduled_start,
-            scheduled_end=job.scheduled_end,
-            technician_ids=technicians[job.id],
-            version=job.version,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
+            id=row["id"],
+            customer_id=row["customer_id"],
+            address_id=row["address_id"],
+            title=row["title"],
+            service_type=row["service_type"],
+            priority=JobPriority(row["priority"]),
+            status=JobStatus(row["status"]),
+            scheduled_start=row["scheduled_start"],
+            scheduled_end=row["scheduled_end"],
+            technician_ids=list(row["technician_ids"]),
+            version=row["version"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
-        for job in rows
+        for row in rows
+        if row["id"] is not None
     ]
     return wire.JobPage(items=items, total=total, limit=page_limit, offset=page_offset)
 
