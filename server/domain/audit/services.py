@@ -24,6 +24,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models.audit import AuditLogEntry
+from server.lib.context import RequestContext
 from server.lib.pagination import clamp_limit, paginate_cursor
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ChainReport",
     "list_entries",
     "record",
+    "record_by",
     "verify_chain",
 ]
 
@@ -104,6 +106,31 @@ _VERIFY = text(
       FROM (SELECT 1) AS one LEFT JOIN broken AS b ON true
     """
 )
+
+
+async def record_by(
+    session: AsyncSession,
+    ctx: RequestContext,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    trace_id: str | None = None,
+) -> AuditLogEntry:
+    """``record`` on behalf of a request's caller: organisation and actor come from its context."""
+    assert ctx.org_id is not None
+    return await record(
+        session,
+        org_id=ctx.org_id,
+        actor_id=ctx.user_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        trace_id=trace_id,
+    )
 
 
 async def verify_chain(session: AsyncSession, org_id: uuid.UUID) -> ChainReport:

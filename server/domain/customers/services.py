@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Customer, CustomerAddress, Invoice, Job, Payment, WhatsAppMessage
 from server.db.models.customer import FOLD_FROM, FOLD_TO
-from server.domain.audit.services import record as audit
+from server.domain.audit.services import record_by
 from server.lib.context import RequestContext
 from server.lib.errors import AppError, sqlstate_of
 from server.lib.pagination import check_offset, clamp_limit, paginate_offset
@@ -143,30 +143,6 @@ async def _flush(session: AsyncSession, phone: str | None) -> None:
 
 def _decimal(value: float | None) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
-
-
-async def _audit(
-    session: AsyncSession,
-    ctx: RequestContext,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    trace_id: str | None,
-) -> None:
-    assert ctx.org_id is not None
-    await audit(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        trace_id=trace_id,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -292,9 +268,9 @@ async def create_customer(
     session.add_all(addresses)
     await session.flush()
     await session.refresh(customer)
-    await _audit(session, ctx, "customer.created", "customer", customer.id, None, _snapshot(customer), trace_id)
+    await record_by(session, ctx, "customer.created", "customer", customer.id, None, _snapshot(customer), trace_id)
     for address in addresses:
-        await _audit(
+        await record_by(
             session,
             ctx,
             "customer_address.created",
@@ -347,7 +323,7 @@ async def update_customer(
     after = _snapshot(customer)
     if after != before:
         changed = [k for k in after if after[k] != before[k]]
-        await _audit(
+        await record_by(
             session,
             ctx,
             "customer.updated",
@@ -368,7 +344,7 @@ async def archive_customer(
         customer.archived_at = datetime.datetime.now(datetime.UTC)
         await session.flush()
         await session.refresh(customer)
-        await _audit(
+        await record_by(
             session,
             ctx,
             "customer.archived",
@@ -418,7 +394,7 @@ async def add_address(
         await _clear_default(session, customer.id, None)
     session.add(address)
     await session.flush()
-    await _audit(
+    await record_by(
         session,
         ctx,
         "customer_address.created",
@@ -457,7 +433,9 @@ async def update_address(
     await session.flush()
     after = _address_snapshot(address)
     if after != before:
-        await _audit(session, ctx, "customer_address.updated", "customer_address", address.id, before, after, trace_id)
+        await record_by(
+            session, ctx, "customer_address.updated", "customer_address", address.id, before, after, trace_id
+        )
     return to_address(address)
 
 
@@ -479,7 +457,7 @@ async def delete_address(
         if heir is not None:
             heir.is_default = True
             await session.flush()
-    await _audit(session, ctx, "customer_address.deleted", "customer_address", address_id, before, None, trace_id)
+    await record_by(session, ctx, "customer_address.deleted", "customer_address", address_id, before, None, trace_id)
 
 
 # ---------------------------------------------------------------------------------------------- history

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models.job import Job, JobPhoto, JobSignature
-from server.domain.audit.services import record as audit
+from server.domain.audit.services import record_by
 from server.domain.jobs.services import CLOSED, get_job
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
@@ -136,18 +136,7 @@ async def _audit(
     after: dict[str, Any],
     trace_id: str | None,
 ) -> None:
-    assert ctx.org_id is not None
-    await audit(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user_id,
-        action=action,
-        entity_type="job",
-        entity_id=job_id,
-        before=None,
-        after=after,
-        trace_id=trace_id,
-    )
+    await record_by(session, ctx, action, "job", job_id, None, after, trace_id)
 
 
 def _open_job(job: Job) -> None:

@@ -27,7 +27,7 @@ from server.db.models import Customer, CustomerAddress, User
 from server.db.models.job import Job, JobAssignment, JobLine, JobNote, JobPhoto, JobSignature, JobStatusEvent
 from server.db.models.organization import Organization
 from server.db.models.pricebook import PriceBookItem
-from server.domain.audit.services import record as audit
+from server.domain.audit.services import record_by
 from server.domain.jobs.events import JobStatusChanged
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
@@ -159,18 +159,7 @@ async def _audit(
     after: dict[str, Any] | None,
     trace_id: str | None,
 ) -> None:
-    assert ctx.org_id is not None
-    await audit(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user_id,
-        action=action,
-        entity_type="job",
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        trace_id=trace_id,
-    )
+    await record_by(session, ctx, action, "job", entity_id, before, after, trace_id)
 
 
 # ---------------------------------------------------------------------------------------------- loading

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import ComplexityMultiplier, PriceBookCategory, PriceBookItem, PriceList, PriceListItem
-from server.domain.audit.services import record as audit
+from server.domain.audit.services import record_by
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
 from server.lib.pagination import check_offset, clamp_limit, paginate_offset
@@ -79,30 +79,6 @@ def show_multiplier(value: Decimal) -> Decimal:
     return number.quantize(Decimal("0.01")) if _decimals(number) < 2 else number
 
 
-async def _audit(
-    session: AsyncSession,
-    ctx: RequestContext,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID | None,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    trace_id: str | None,
-) -> None:
-    assert ctx.org_id is not None
-    await audit(
-        session,
-        org_id=ctx.org_id,
-        actor_id=ctx.user_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        trace_id=trace_id,
-    )
-
-
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
     changed = [k for k in after if after[k] != before.get(k)]
     if not changed:
@@ -161,7 +137,7 @@ async def create_category(
     session.add(category)
     await session.flush()
     out = to_category(category)
-    await _audit(
+    await record_by(
         session,
         ctx,
         "pricebook_category.created",
@@ -193,7 +169,9 @@ async def update_category(
     out = to_category(category)
     changed = _changes(before, _plain(out, "id"))
     if changed:
-        await _audit(session, ctx, "pricebook_category.updated", "price_book_category", category.id, *changed, trace_id)
+        await record_by(
+            session, ctx, "pricebook_category.updated", "price_book_category", category.id, *changed, trace_id
+        )
     return out
 
 
@@ -312,7 +290,7 @@ async def create_item(
     session.add(item)
     await _flush_item(session, code)
     await session.refresh(item)
-    await _audit(
+    await record_by(
         session, ctx, "pricebook_item.created", "price_book_item", item.id, None, _item_snapshot(item), trace_id
     )
     return to_item(item)
@@ -351,7 +329,7 @@ async def update_item(
     await session.refresh(item)
     changed = _changes(before, _item_snapshot(item))
     if changed:
-        await _audit(session, ctx, "pricebook_item.updated", "price_book_item", item.id, *changed, trace_id)
+        await record_by(session, ctx, "pricebook_item.updated", "price_book_item", item.id, *changed, trace_id)
     return to_item(item)
 
 
@@ -454,7 +432,7 @@ async def create_price_list(
     session.add(price_list)
     await session.flush()
     prices = await _set_item_prices(session, ctx, price_list, data.item_prices)
-    await _audit(
+    await record_by(
         session,
         ctx,
         "price_list.created",
@@ -494,7 +472,7 @@ async def update_price_list(
     await session.refresh(price_list)
     changed = _changes(before, _price_list_snapshot(price_list, prices))
     if changed:
-        await _audit(session, ctx, "price_list.updated", "price_list", price_list.id, *changed, trace_id)
+        await record_by(session, ctx, "price_list.updated", "price_list", price_list.id, *changed, trace_id)
     return to_price_list(price_list, prices)
 
 
@@ -538,7 +516,9 @@ async def update_complexity(
     current = await get_complexity(session)
     changed = _changes(before, _complexity_snapshot(current))
     if changed:
-        await _audit(session, ctx, "complexity_multipliers.updated", "complexity_multipliers", None, *changed, trace_id)
+        await record_by(
+            session, ctx, "complexity_multipliers.updated", "complexity_multipliers", None, *changed, trace_id
+        )
     return current
 
 
@@ -628,7 +608,7 @@ async def import_csv(session: AsyncSession, ctx: RequestContext, text: str, trac
                 await session.flush()
                 categories[row.category.strip().lower()] = category
                 categories_created += 1
-                await _audit(
+                await record_by(
                     session,
                     ctx,
                     "pricebook_category.created",
@@ -656,7 +636,7 @@ async def import_csv(session: AsyncSession, ctx: RequestContext, text: str, trac
             await session.flush()
             items[row.code.strip().lower()] = item
             created += 1
-            await _audit(
+            await record_by(
                 session, ctx, "pricebook_item.created", "price_book_item", item.id, None, _item_snapshot(item), trace_id
             )
             continue
@@ -669,7 +649,7 @@ async def import_csv(session: AsyncSession, ctx: RequestContext, text: str, trac
             continue
         await session.flush()
         updated += 1
-        await _audit(session, ctx, "pricebook_item.updated", "price_book_item", item.id, *changed, trace_id)
+        await record_by(session, ctx, "pricebook_item.updated", "price_book_item", item.id, *changed, trace_id)
     return wire.ImportResult(
         created=created, updated=updated, unchanged=unchanged, categories_created=categories_created
     )
