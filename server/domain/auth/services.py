@@ -7,7 +7,6 @@ spent on use, and presenting a spent one revokes its whole session (stolen-token
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.db.base import utcnow
 from server.db.engine import tenant_transaction
 from server.db.models import AuthSession, Organization, RefreshToken, User
 from server.domain.audit.services import record as audit
@@ -45,10 +45,6 @@ log = get_logger("campotech.auth")
 OTP_REQUESTS_PER_PHONE = (5, 15 * 60)
 OTP_REQUESTS_PER_IP = (20, 15 * 60)
 OTP_VERIFY_PER_IP = (30, 15 * 60)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass
@@ -180,7 +176,7 @@ class AuthService:
     async def _open_session(
         self, user: User, device_name: str | None, user_agent: str | None, trace_id: str, *, action: str
     ) -> TokenPair:
-        now = _now()
+        now = utcnow()
         refresh = new_refresh_token(user.org_id)
         async with tenant_transaction(self.sessionmaker, user.org_id, user.id) as session:
             auth_session = AuthSession(
@@ -232,7 +228,7 @@ class AuthService:
         org_id = org_of_refresh_token(refresh_token)
         if org_id is None:
             raise AppError(ErrorCode.REFRESH_TOKEN_INVALID)
-        now = _now()
+        now = utcnow()
         token_hash = hash_refresh_token(refresh_token)
         reused_session: uuid.UUID | None = None
         async with tenant_transaction(self.sessionmaker, org_id) as session:
@@ -350,7 +346,7 @@ async def revoke_where(
         await session.execute(
             update(AuthSession)
             .where(condition, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=_now(), revoked_reason=reason)
+            .values(revoked_at=utcnow(), revoked_reason=reason)
             .returning(AuthSession.id, AuthSession.user_id)
         )
     ).all()
@@ -376,7 +372,7 @@ def user_summary(user: User) -> UserSummary:
 
 
 async def list_sessions(session: AsyncSession, user_id: uuid.UUID, current: uuid.UUID | None) -> list[SessionInfo]:
-    now = _now()
+    now = utcnow()
     rows = (
         await session.scalars(
             select(AuthSession)

@@ -23,6 +23,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db.base import utcnow
 from server.db.models import Customer, CustomerAddress, User
 from server.db.models.job import Job, JobAssignment, JobLine, JobNote, JobPhoto, JobSignature, JobStatusEvent
 from server.db.models.organization import Organization
@@ -64,10 +65,6 @@ WIRE_FIELDS: dict[str, str] = {
     "actual_minutes": "actualMinutes",
     "cancel_reason": "reason",
 }
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _iso(value: datetime.datetime | None) -> str | None:
@@ -661,7 +658,7 @@ async def transition(
     event, target = check.event, check.target
 
     before = _snapshot(job) | {"technicianIds": [str(t) for t in assigned]}
-    now = _utcnow()
+    now = utcnow()
     if event is JobEvent.SCHEDULE:
         start = data.scheduled_start or job.scheduled_start
         end = data.scheduled_end if data.scheduled_start or data.scheduled_end else job.scheduled_end
