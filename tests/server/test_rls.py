@@ -14,17 +14,14 @@ SQL text (parameters only, never formatted into statements) and that the tenant 
 
 from __future__ import annotations
 
-import datetime
-import enum
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from advanced_alchemy.base import orm_registry
-from sqlalchemy import Column, Table, insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 import server.db.models  # noqa: F401  (registers every table)
@@ -36,6 +33,8 @@ from server.settings import asyncpg_url
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
+
+from tests.server.schema_rows import column_value
 
 MakeOrg = Callable[..., Awaitable[uuid.UUID]]
 Seeded = dict[str, uuid.UUID]  # table name → the key (id; org_id for a per-org table) of the row seeded for one org
@@ -61,36 +60,12 @@ def _key(table: str) -> str:
 # ---------------------------------------------------------------------------------------------- seeding
 
 
-def _value(column: Column[Any], org_id: uuid.UUID, seeded: Seeded) -> Any:
-    """A valid value for a required column without a default (unique where it matters)."""
-    if column.name == "org_id":  # the tenant (also the first half of every tenant foreign key)
-        return org_id
-    for fk in column.foreign_keys:
-        return seeded[fk.column.table.name]
-    python_type = column.type.python_type
-    if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
-        return column.type.enums[0]  # type: ignore[attr-defined]
-    length = getattr(column.type, "length", None) or 32
-    by_type: dict[type, Any] = {
-        str: ("t" + uuid.uuid4().hex)[:length],
-        int: 1,
-        Decimal: Decimal("1"),
-        bool: True,
-        datetime.datetime: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1),
-        datetime.date: datetime.date.today(),
-        uuid.UUID: uuid.uuid4(),
-        dict: {},
-        list: [],
-    }
-    return by_type[python_type]
-
-
 async def _seed(conn: AsyncConnection, org_id: uuid.UUID) -> Seeded:
     """One row in every org-owned table for ``org_id`` (as the superuser: RLS does not apply)."""
     seeded: Seeded = {}
     for table in ORG_OWNED:
         values = {
-            column.name: _value(column, org_id, seeded)
+            column.name: column_value(column, org_id, seeded)
             for column in table.columns
             if not column.nullable
             and column.default is None

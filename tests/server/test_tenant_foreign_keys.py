@@ -9,8 +9,6 @@ database, so a table added later without a tenant foreign key fails here.
 
 from __future__ import annotations
 
-import datetime
-import enum
 import importlib.util
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import asyncpg
 import pytest
 from advanced_alchemy.base import orm_registry
-from sqlalchemy import Column, ForeignKeyConstraint, Table, UniqueConstraint, delete, insert, text
+from sqlalchemy import ForeignKeyConstraint, Table, UniqueConstraint, delete, insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -34,6 +32,8 @@ from server.settings import PROJECT_ROOT, asyncpg_url
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
+
+from tests.server.schema_rows import column_value
 
 MakeOrg = Callable[..., Awaitable[uuid.UUID]]
 FK_VIOLATION = "23503"
@@ -188,33 +188,9 @@ async def test_every_foreign_key_between_tenant_tables_in_the_database_includes_
 # ---------------------------------------------------------------------------------------------- behaviour
 
 
-def _value(column: Column[Any], org_id: uuid.UUID, parents: dict[str, uuid.UUID]) -> Any:
-    """A valid value for a required column (unique where it matters)."""
-    if column.name == "org_id":
-        return org_id
-    for fk in column.foreign_keys:
-        return parents[fk.column.table.name]
-    python_type = column.type.python_type
-    if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
-        return column.type.enums[0]  # type: ignore[attr-defined]
-    length = getattr(column.type, "length", None) or 32
-    by_type: dict[type, Any] = {
-        str: ("t" + uuid.uuid4().hex)[:length],
-        int: 1,
-        Decimal: Decimal("1"),
-        bool: True,
-        datetime.datetime: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1),
-        datetime.date: datetime.date.today(),
-        uuid.UUID: uuid.uuid4(),
-        dict: {},
-        list: [],
-    }
-    return by_type[python_type]
-
-
 def _required_values(table: Table, org_id: uuid.UUID, parents: dict[str, uuid.UUID]) -> dict[str, Any]:
     return {
-        column.name: _value(column, org_id, parents)
+        column.name: column_value(column, org_id, parents)
         for column in table.columns
         if not column.nullable
         and column.default is None
