@@ -30,7 +30,7 @@ from server.db.models import Customer, User
 from server.db.models.job import Job, JobAssignment
 from server.db.models.organization import Organization
 from server.domain.jobs.services import LOCAL_TZ, day_bounds, reads_all
-from server.domain.organizations.services import to_settings
+from server.domain.organizations.services import DEFAULT_CLOSES, DEFAULT_OPENS, to_settings
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
 from shared.errors import ErrorCode
@@ -39,8 +39,6 @@ from shared.schemas import dispatch as wire
 from shared.states.job import JobPriority, JobStatus
 
 DEFAULT_MINUTES = 60
-DEFAULT_OPENS = "08:00"
-DEFAULT_CLOSES = "18:00"
 MAX_RANGE_DAYS = 31
 LOOKBACK = datetime.timedelta(days=1)
 UNSCHEDULED_LIMIT = 200

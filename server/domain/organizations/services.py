@@ -17,7 +17,8 @@ from shared.errors import ErrorCode
 from shared.roles import Role
 from shared.schemas.organization import OrganizationSettings, OrganizationUpdate, WorkingDay
 
-DEFAULT_WORKING_HOURS = [WorkingDay(weekday=d, opens="08:00", closes="18:00") for d in range(5)]
+DEFAULT_OPENS, DEFAULT_CLOSES = "08:00", "18:00"  # a working day when the organisation has set none
+DEFAULT_WORKING_HOURS = [WorkingDay(weekday=d, opens=DEFAULT_OPENS, closes=DEFAULT_CLOSES) for d in range(5)]
 SETTINGS_KEYS = ("working_hours", "auto_invoice")
 COLUMN_KEYS = (
     "name",
