@@ -25,6 +25,8 @@ class LazyGroup(click.RichGroup):
         "user": "server.domain.users.cli:user_cli",
         "seed": "server.domain.demo.cli:seed_cli",
         "audit": "server.domain.audit.cli:audit_cli",
+        "keys": "server.domain.keys.cli:keys_cli",
+        "afip": "server.domain.invoices.cli:afip_cli",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -6,6 +6,7 @@ Every variable is documented in ``.env.example``.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -45,6 +46,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     redis_url: str | None = None
     data_dir: Path = PROJECT_ROOT / ".data"
     secret_key: str | None = None
+    # Envelope encryption: base64 of 32 random bytes wrapping the data keys (server/lib/keys.py). Outside
+    # production a missing key is made once and kept in data_dir (dev-master-key); production refuses it.
+    master_key: str | None = None
     admin_token: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
@@ -66,12 +70,24 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     whatsapp_access_token: str | None = None
     whatsapp_otp_template: str = "campotech_codigo"
     whatsapp_otp_language: str = "es_AR"
-    # Where job photos and signature images are kept: "local" (a folder, ``data_dir/files`` unless
-    # storage_dir is set). An S3-compatible backend is a TODO (see server/lib/storage.py).
+    # Where job photos and signature images are kept (server/lib/storage.py): "local" (a folder,
+    # ``data_dir/files`` unless storage_dir is set) or "s3" (a bucket of S3 or an S3-compatible
+    # service: endpoint empty for AWS; no key pair = the AWS environment's own credentials).
     storage_backend: str = "local"
     storage_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
     # Largest photo accepted, in bytes (413 above it); at most PHOTO_MAX_BYTES_CEILING
     photo_max_bytes: int = 10 * 1024 * 1024
+    # AFIP web services (server/integrations/afip): homologation by default, production's addresses in
+    # AFIP_PRODUCTION_URLS; `campotech dev` points all three at the local AFIP sandbox.
+    afip_wsaa_url: str = "https://wsaahomo.afip.gov.ar/ws/services/LoginCms"
+    afip_wsfe_url: str = "https://wswhomo.afip.gov.ar/wsfev1/service.asmx"
+    afip_padron_url: str = "https://awshomo.afip.gov.ar/sr-padron/webservices/personaServiceA5"
+    afip_timeout_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +126,7 @@ ENV_VARS: dict[str, str] = {
     "redis_url": "REDIS_URL",
     "data_dir": "CAMPOTECH_DATA_DIR",
     "secret_key": "CAMPOTECH_SECRET_KEY",
+    "master_key": "CAMPOTECH_MASTER_KEY",
     "admin_token": "CAMPOTECH_ADMIN_TOKEN",
     "log_level": "CAMPOTECH_LOG_LEVEL",
     "log_json": "CAMPOTECH_LOG_JSON",
@@ -129,11 +146,28 @@ ENV_VARS: dict[str, str] = {
     "whatsapp_otp_language": "CAMPOTECH_WHATSAPP_OTP_LANGUAGE",
     "storage_backend": "CAMPOTECH_STORAGE_BACKEND",
     "storage_dir": "CAMPOTECH_STORAGE_DIR",
+    "s3_bucket": "CAMPOTECH_S3_BUCKET",
+    "s3_endpoint": "CAMPOTECH_S3_ENDPOINT",
+    "s3_region": "CAMPOTECH_S3_REGION",
+    "s3_access_key_id": "CAMPOTECH_S3_ACCESS_KEY_ID",
+    "s3_secret_access_key": "CAMPOTECH_S3_SECRET_ACCESS_KEY",
     "photo_max_bytes": "CAMPOTECH_PHOTO_MAX_BYTES",
+    "afip_wsaa_url": "CAMPOTECH_AFIP_WSAA_URL",
+    "afip_wsfe_url": "CAMPOTECH_AFIP_WSFE_URL",
+    "afip_padron_url": "CAMPOTECH_AFIP_PADRON_URL",
+    "afip_timeout_seconds": "CAMPOTECH_AFIP_TIMEOUT_SECONDS",
+}
+
+AFIP_PRODUCTION_URLS = {
+    "afip_wsaa_url": "https://wsaa.afip.gov.ar/ws/services/LoginCms",
+    "afip_wsfe_url": "https://servicios1.afip.gov.ar/wsfev1/service.asmx",
+    "afip_padron_url": "https://aws.afip.gov.ar/sr-padron/webservices/personaServiceA5",
 }
 
 OTP_DELIVERIES = ("sandbox", "whatsapp")
-STORAGE_BACKENDS = ("local",)
+STORAGE_BACKENDS = ("local", "s3")
+# S3 bucket names: 3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 PHOTO_MAX_BYTES_CEILING = 50 * 1024 * 1024  # the upload route's hard body limit leaves room above it
 
 
@@ -152,6 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "api_rate_limit_per_minute",
         "idempotency_ttl_seconds",
         "photo_max_bytes",
+        "afip_timeout_seconds",
     ):
         if isinstance(raw.get(field), str):
             try:
@@ -178,6 +213,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raw["storage_dir"] = Path(str(raw["storage_dir"]))
     if isinstance(raw.get("storage_backend"), str):
         raw["storage_backend"] = str(raw["storage_backend"]).strip().lower()
+    for field in ("s3_bucket", "s3_endpoint", "s3_region"):
+        if isinstance(raw.get(field), str):
+            raw[field] = str(raw[field]).strip()
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -192,10 +230,8 @@ def validate(settings: Settings) -> None:
     if not 0 < settings.queue_org_share <= 1:
         raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be greater than 0 and at most 1")
     _validate_otp_delivery(settings)
-    if settings.storage_backend not in STORAGE_BACKENDS:
-        raise SettingsError(
-            f"CAMPOTECH_STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {settings.storage_backend!r}"
-        )
+    _validate_master_key(settings)
+    _validate_storage(settings)
     if not 0 < settings.photo_max_bytes <= PHOTO_MAX_BYTES_CEILING:
         raise SettingsError(
             f"CAMPOTECH_PHOTO_MAX_BYTES must be between 1 and {PHOTO_MAX_BYTES_CEILING}, got {settings.photo_max_bytes}"
@@ -211,6 +247,62 @@ def validate(settings: Settings) -> None:
                 "server): set CAMPOTECH_OTP_DELIVERY=whatsapp with CAMPOTECH_WHATSAPP_PHONE_NUMBER_ID and "
                 "CAMPOTECH_WHATSAPP_ACCESS_TOKEN"
             )
+
+
+MASTER_KEY_BYTES = 32
+MASTER_KEY_MISSING_MESSAGE = (
+    "CAMPOTECH_MASTER_KEY must be set in production: base64 of 32 random bytes, e.g. the output of "
+    '`python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"` '
+    "(it encrypts the AFIP keys and other secrets; keep it out of the database and its backups)"
+)
+
+
+def _validate_master_key(settings: Settings) -> None:
+    """A master key, when given, is base64 of 32 bytes. (Production without one is refused where the key is
+    first needed, ``server.lib.keys.provider_from_settings``, with ``MASTER_KEY_MISSING_MESSAGE``.)"""
+    if settings.master_key is None:
+        return
+    try:
+        raw = base64.b64decode(settings.master_key.strip(), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != MASTER_KEY_BYTES:
+        raise SettingsError("CAMPOTECH_MASTER_KEY must be base64 of exactly 32 bytes (44 characters ending in '=')")
+
+
+def _validate_storage(settings: Settings) -> None:
+    if settings.storage_backend not in STORAGE_BACKENDS:
+        raise SettingsError(
+            f"CAMPOTECH_STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {settings.storage_backend!r}"
+        )
+    if settings.storage_backend != "s3":
+        return
+    if not settings.s3_bucket:
+        raise SettingsError(
+            "CAMPOTECH_STORAGE_BACKEND=s3 needs CAMPOTECH_S3_BUCKET: the name of the bucket that keeps the photos "
+            "(e.g. campotech-archivos)"
+        )
+    if not _S3_BUCKET.match(settings.s3_bucket) or ".." in settings.s3_bucket:
+        raise SettingsError(
+            "CAMPOTECH_S3_BUCKET must be a bucket name (3 to 63 lowercase letters, digits, dots or hyphens; "
+            f"no s3:// and no folder), got {settings.s3_bucket!r}"
+        )
+    if settings.s3_endpoint:
+        endpoint = urlsplit(settings.s3_endpoint)
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname or endpoint.path.strip("/"):
+            raise SettingsError(
+                "CAMPOTECH_S3_ENDPOINT must be the service's http(s) URL without a path "
+                f"(e.g. https://minio.example:9000; empty for AWS), got {settings.s3_endpoint!r}"
+            )
+        if settings.is_production and endpoint.scheme != "https" and endpoint.hostname not in _LOOPBACK:
+            raise SettingsError("CAMPOTECH_S3_ENDPOINT must use https in production (photos travel through it)")
+    if not settings.s3_region.strip():
+        raise SettingsError("CAMPOTECH_S3_REGION must not be empty (e.g. us-east-1, sa-east-1)")
+    if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
+        raise SettingsError(
+            "CAMPOTECH_S3_ACCESS_KEY_ID and CAMPOTECH_S3_SECRET_ACCESS_KEY go together: set both, or neither to use "
+            "the AWS environment's own credentials (e.g. an instance role)"
+        )
 
 
 def _validate_otp_delivery(settings: Settings) -> None:

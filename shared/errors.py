@@ -67,6 +67,16 @@ class ErrorCode(StrEnum):
     JOB_REFERENCE_INVALID = "job_reference_invalid"
     JOB_LINE_INVALID = "job_line_invalid"
     JOB_SCHEDULE_INVALID = "job_schedule_invalid"
+    # invoices
+    INVOICE_NOT_FOUND = "invoice_not_found"
+    INVOICE_NOT_DRAFT = "invoice_not_draft"
+    INVOICE_LINE_INVALID = "invoice_line_invalid"
+    INVOICE_REFERENCE_INVALID = "invoice_reference_invalid"
+    INVOICE_ASSOCIATION_INVALID = "invoice_association_invalid"
+    INVOICE_DATES_INVALID = "invoice_dates_invalid"
+    INVOICE_NOT_READY = "invoice_not_ready"
+    INVOICE_TRANSITION_NOT_ALLOWED = "invoice_transition_not_allowed"
+    INVOICE_NOT_ISSUED = "invoice_not_issued"
     # queues
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
 
@@ -147,6 +157,31 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.JOB_REFERENCE_INVALID: (422, "El cliente, la dirección o el ítem indicado no existe."),
     ErrorCode.JOB_LINE_INVALID: (422, "Hay una línea del trabajo con datos inválidos."),
     ErrorCode.JOB_SCHEDULE_INVALID: (422, "El horario no es válido: el fin tiene que ser posterior al inicio."),
+    ErrorCode.INVOICE_NOT_FOUND: (404, "No existe esa factura."),
+    ErrorCode.INVOICE_NOT_DRAFT: (
+        409,
+        "Sólo se puede modificar una factura en borrador. "
+        "Para corregir una factura emitida, hacé una nota de crédito o débito.",
+    ),
+    ErrorCode.INVOICE_LINE_INVALID: (422, "Hay una línea de la factura con datos inválidos."),
+    ErrorCode.INVOICE_REFERENCE_INVALID: (422, "El cliente, el trabajo o el ítem indicado no existe."),
+    ErrorCode.INVOICE_ASSOCIATION_INVALID: (
+        422,
+        "Una nota de crédito o débito tiene que indicar una factura emitida (con CAE) del mismo cliente.",
+    ),
+    ErrorCode.INVOICE_DATES_INVALID: (
+        422,
+        "Las fechas del servicio no son válidas: el fin no puede ser anterior al inicio.",
+    ),
+    ErrorCode.INVOICE_NOT_READY: (
+        422,
+        "Todavía no se puede pedir el CAE: faltan datos o no cumplen las reglas de AFIP. Revisá los indicados.",
+    ),
+    ErrorCode.INVOICE_TRANSITION_NOT_ALLOWED: (409, "La factura no puede pasar a ese estado desde el estado actual."),
+    ErrorCode.INVOICE_NOT_ISSUED: (
+        409,
+        "La factura todavía no tiene CAE: el PDF está disponible cuando AFIP la autoriza.",
+    ),
     ErrorCode.DEAD_LETTER_NOT_FOUND: (404, "No existe esa tarea fallida."),
 }
 

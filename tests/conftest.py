@@ -9,6 +9,7 @@ its own queue prefix. The application connects as the NOSUPERUSER NOBYPASSRLS ro
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import tempfile
@@ -111,6 +112,7 @@ def fixture_settings(database: TestDatabase, redis_url: str) -> Settings:
         db_pool_size=5,
         api_rate_limit_per_minute=100_000,  # tests that check the limit set their own
         test_otp=DEMO_TEST_OTP,  # the demo members' fixed code, as in `campotech dev`
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),  # never a dev key file in .data
     )
 
 

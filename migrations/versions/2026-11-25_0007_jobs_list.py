@@ -1,21 +1,95 @@
-"""Fast day list for jobs (filled in by the job-list work; may stay empty)
+"""Jobs: one page of the job list in one round trip
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-25
+
+``jobs_list_page(...)`` (plpgsql, SECURITY INVOKER: row-level security applies to the caller, the
+application role) sets the tenant context of its own transaction (``set_config(..., true)``: called as
+one statement outside any explicit transaction, the setting ends with it) and returns the page: one row
+a job with the total of matching jobs repeated on each (a single row with only the total when the page
+is empty), each job's technician ids in assignment order. The server encodes the rows (msgspec).
+
+The day filter has a branch of its own whose plan is cached (``plan_cache_mode`` forced to generic for
+the function's transaction): one index range scan of ``ix_jobs_org_start`` (the tenant's id and
+same-type timestamptz bounds) for every day, where re-planning each call cost more than running it.
+Without a day, the planner plans each call for the filters given (customer, status indexes). The caller's scope
+(``p_own``: a technician sees only the jobs assigned to them) is a parameter the server sets from the
+token, never from the query string. It grants nothing new: the application role could already set its
+tenant context and read these tables.
 """
 
 from __future__ import annotations
+
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+SIGNATURE = "jobs_list_page(uuid, uuid, uuid, job_status[], timestamptz, timestamptz, uuid, uuid, bigint, bigint)"
+
+ORDER = "{t}.scheduled_start ASC NULLS LAST, {t}.created_at DESC, {t}.id"
+
+FILTERS = """
+    (p_own IS NULL OR EXISTS (
+       SELECT 1 FROM job_assignments a WHERE a.job_id = j.id AND a.technician_id = p_own))
+    AND (p_technician IS NULL OR EXISTS (
+       SELECT 1 FROM job_assignments a WHERE a.job_id = j.id AND a.technician_id = p_technician))
+    AND (p_status IS NULL OR j.status = ANY (p_status))
+    AND (p_customer IS NULL OR j.customer_id = p_customer)
+"""
+
+DAY = " AND j.scheduled_start >= p_start AND j.scheduled_start < p_end"
+
+
+def _page(where: str) -> str:
+    return f"""
+    RETURN QUERY
+    SELECT t.total, p.id, p.customer_id, p.address_id, p.title::text, p.service_type::text, p.priority, p.status,
+           p.scheduled_start, p.scheduled_end,
+           ARRAY(SELECT a.technician_id FROM job_assignments a WHERE a.job_id = p.id
+                  ORDER BY a.created_at, a.technician_id),
+           p.version, p.created_at, p.updated_at
+      FROM (SELECT count(*) AS total FROM jobs j WHERE {where}) AS t
+      LEFT JOIN LATERAL (
+        SELECT j.id, j.customer_id, j.address_id, j.title, j.service_type, j.priority, j.status,
+               j.scheduled_start, j.scheduled_end, j.version, j.created_at, j.updated_at
+          FROM jobs j WHERE {where}
+         ORDER BY {ORDER.format(t="j")}
+         LIMIT p_limit OFFSET p_offset) AS p ON true
+     ORDER BY {ORDER.format(t="p")};
+"""  # noqa: S608 (constant fragments of this module: no input reaches this text)
+
+
+LIST_PAGE = f"""
+CREATE FUNCTION jobs_list_page(
+  p_org uuid, p_user uuid, p_own uuid, p_status job_status[], p_start timestamptz, p_end timestamptz,
+  p_technician uuid, p_customer uuid, p_limit bigint, p_offset bigint
+) RETURNS TABLE (
+  r_total bigint, r_id uuid, r_customer_id uuid, r_address_id uuid, r_title text, r_service_type text,
+  r_priority job_priority, r_status job_status, r_scheduled_start timestamptz, r_scheduled_end timestamptz,
+  r_technician_ids uuid[], r_version integer, r_created_at timestamptz, r_updated_at timestamptz
+) LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
+BEGIN
+  PERFORM set_config('app.org_id', coalesce(p_org::text, ''), true),
+          set_config('app.user_id', coalesce(p_user::text, ''), true);
+  IF p_start IS NOT NULL THEN
+    -- one plan for every day (an index range scan), not a new plan a call: planning costs more than running
+    PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
+    {_page(FILTERS + DAY)}
+  ELSE
+    {_page(FILTERS)}
+  END IF;
+END
+$fn$
+"""
+
 
 def upgrade() -> None:
-    pass
+    op.execute(LIST_PAGE)
 
 
 def downgrade() -> None:
-    pass
+    op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")

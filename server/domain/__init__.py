@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
+from server.domain.afip_credentials.controllers import ROUTES as AFIP_CREDENTIAL_ROUTES
 from server.domain.audit.controllers import ROUTES as AUDIT_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
 from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
 from server.domain.dispatch.controllers import ROUTES as DISPATCH_ROUTES
+from server.domain.invoices.controllers import ROUTES as INVOICE_ROUTES
+from server.domain.invoices.issuing import TASKS as INVOICE_TASKS
 from server.domain.jobs.attachment_controllers import ROUTES as JOB_ATTACHMENT_ROUTES
 from server.domain.jobs.controllers import ROUTES as JOB_ROUTES
 from server.domain.jobs.tasks import TASKS as JOB_TASKS
@@ -36,15 +39,20 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "job_attachments": JOB_ATTACHMENT_ROUTES,
     "dispatch": DISPATCH_ROUTES,
     "audit": AUDIT_ROUTES,
+    "invoices": INVOICE_ROUTES,
+    "afip_credentials": AFIP_CREDENTIAL_ROUTES,
 }
 
 TASKS_BY_DOMAIN: dict[str, list[Any]] = {
     "jobs": JOB_TASKS,
+    "invoices": INVOICE_TASKS,
 }
 
 
 def register_event_handlers(resources: Any) -> None:
     """Subscribe every domain's handlers to the app's event bus (idempotent; called at start-up)."""
+    from server.domain.invoices.events import register as register_invoice_events
     from server.domain.jobs.events import register as register_job_events
 
     register_job_events(resources)
+    register_invoice_events(resources)

@@ -4,6 +4,12 @@
 and decides atomically in one Lua script, so any number of processes share one limit. A refused hit
 is not logged, and its ``retry_after_seconds`` is exactly when the oldest counted hit leaves the
 window.
+
+An authenticated API request needs two answers from Redis: is its session revoked, and may this
+client make one more request. ``check_session_and_hit`` asks both in one script (one round trip): a
+revoked session is refused before anything is counted, exactly as when the two were separate calls;
+the rate decision is left in the scope for ``ApiRateLimitMiddleware``, which then makes no call of
+its own.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import uuid
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from server.lib.errors import AppError
 from server.lib.logging import get_logger
@@ -49,6 +55,11 @@ end
 return {0, 0, retry}
 """
 
+# The same, after refusing a revoked session (KEYS[2]) without counting the hit: {-1, 0, 0}.
+_REVOKED_THEN_SLIDING_LOG = "if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0} end\n" + _SLIDING_LOG
+
+_DECISION_STATE_KEY = "campotech.api_rate_decision"
+
 
 class RateDecision(msgspec.Struct, frozen=True):
     """The answer to one hit: allowed or not, how many remain, and when to retry (0 when allowed)."""
@@ -80,6 +91,7 @@ class RateLimiter:
         self.redis = redis
         self.prefix = prefix
         self._script = redis.register_script(_SLIDING_LOG)
+        self._revoked_script = redis.register_script(_REVOKED_THEN_SLIDING_LOG)
 
     def key_of(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -92,6 +104,27 @@ class RateLimiter:
         allowed, remaining, retry_us = await self._script(
             keys=[self.key_of(key)], args=[max(0, limit), window_us, uuid.uuid4().hex]
         )
+        return RateDecision(
+            allowed=bool(allowed),
+            remaining=int(remaining),
+            retry_after_seconds=int(retry_us) / 1_000_000,
+            limit=limit,
+        )
+
+    async def hit_unless_revoked(
+        self, key: str, limit: int, window_seconds: float, revoked_key: str
+    ) -> RateDecision | None:
+        """``hit``, unless ``revoked_key`` exists (then None, and nothing is counted): one round trip."""
+        if window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        window_us = max(1, round(window_seconds * 1_000_000))
+        keys_and_args = (self.key_of(key), revoked_key, max(0, limit), window_us, uuid.uuid4().hex)
+        try:  # EVALSHA straight away: redis-py's Script wrapper costs more CPU than the call (a hot path)
+            allowed, remaining, retry_us = await self.redis.evalsha(self._revoked_script.sha, 2, *keys_and_args)
+        except NoScriptError:  # a restarted or flushed Redis: the wrapper loads the script again
+            allowed, remaining, retry_us = await self._revoked_script(keys=keys_and_args[:2], args=keys_and_args[2:])
+        if int(allowed) < 0:
+            return None
         return RateDecision(
             allowed=bool(allowed),
             remaining=int(remaining),
@@ -125,41 +158,78 @@ def is_rate_limited_path(path: str) -> bool:
     return path == API_PATH_PREFIX or path.startswith(API_PATH_PREFIX + "/")
 
 
+def api_limiter(scope: Scope) -> RateLimiter | None:
+    """The API limiter of the running app (one a Redis client), None before start-up."""
+    state = scope["app"].state
+    resources = getattr(state, "resources", None)
+    if resources is None:
+        return None
+    limiter = resources.extras.get("api_rate_limiter")
+    if limiter is None or limiter.redis is not resources.redis:
+        limiter = resources.extras["api_rate_limiter"] = RateLimiter(
+            resources.redis, f"{state.settings.queue_prefix}:rl"
+        )
+    return limiter  # type: ignore[no-any-return]
+
+
+def _api_limit(scope: Scope) -> int:
+    return int(scope["app"].state.settings.api_rate_limit_per_minute)
+
+
+async def check_session_and_hit(scope: Scope, revoked_key: str) -> bool | None:
+    """For an authenticated request: whether ``revoked_key`` exists, and the API rate-limit hit, in one round trip.
+
+    True: the session is revoked (nothing was counted). False: it is not, and the rate decision waits
+    in the scope for ``ApiRateLimitMiddleware``. None: this request has no API rate limit here (not an
+    API path, the limit is off, or Redis failed): the caller asks about the session itself.
+    """
+    if scope.get("type") != "http" or not is_rate_limited_path(scope["path"]):
+        return None
+    limit = _api_limit(scope)
+    limiter = api_limiter(scope)
+    if limit <= 0 or limiter is None:
+        return None
+    try:
+        decision = await limiter.hit_unless_revoked(
+            f"api:ip:{client_ip(scope)}", limit, API_WINDOW_SECONDS, revoked_key
+        )
+    except RedisError as exc:
+        log.warning("rate limiter unavailable", error=str(exc))
+        return None
+    if decision is None:
+        return True
+    scope.setdefault("state", {})[_DECISION_STATE_KEY] = decision
+    return False
+
+
 class ApiRateLimitMiddleware:
     """Per-client-IP limit of ``settings.api_rate_limit_per_minute`` on ``/api/v1/*`` (0 turns it off).
 
     Every API response carries ``X-RateLimit-Limit`` and ``X-RateLimit-Remaining``; a refused request
     is 429 ``rate_limited`` with ``Retry-After``. If Redis is unreachable the request is let through.
+    An authenticated request was already counted with its session check (``check_session_and_hit``).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._limiter: RateLimiter | None = None
-
-    def _limiter_for(self, scope: Scope) -> RateLimiter | None:
-        state = scope["app"].state
-        resources = getattr(state, "resources", None)
-        if resources is None:
-            return None
-        if self._limiter is None or self._limiter.redis is not resources.redis:
-            self._limiter = RateLimiter(resources.redis, f"{state.settings.queue_prefix}:rl")
-        return self._limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_rate_limited_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        limit = int(scope["app"].state.settings.api_rate_limit_per_minute)
-        limiter = self._limiter_for(scope)
-        if limit <= 0 or limiter is None:
-            await self.app(scope, receive, send)
-            return
-        try:
-            decision = await limiter.hit(f"api:ip:{client_ip(scope)}", limit, API_WINDOW_SECONDS)
-        except RedisError as exc:
-            log.warning("rate limiter unavailable; request let through", error=str(exc))
-            await self.app(scope, receive, send)
-            return
+        decision = scope.get("state", {}).pop(_DECISION_STATE_KEY, None)
+        if decision is None:
+            limit = _api_limit(scope)
+            limiter = api_limiter(scope)
+            if limit <= 0 or limiter is None:
+                await self.app(scope, receive, send)
+                return
+            try:
+                decision = await limiter.hit(f"api:ip:{client_ip(scope)}", limit, API_WINDOW_SECONDS)
+            except RedisError as exc:
+                log.warning("rate limiter unavailable; request let through", error=str(exc))
+                await self.app(scope, receive, send)
+                return
         if not decision.allowed:
             log.info("rate limited", path=scope["path"], ip=client_ip(scope))
             await send_app_error(scope, send, AppError(ErrorCode.RATE_LIMITED, headers=decision.headers()))
@@ -178,6 +248,8 @@ __all__ = [
     "ApiRateLimitMiddleware",
     "RateDecision",
     "RateLimiter",
+    "api_limiter",
+    "check_session_and_hit",
     "client_ip",
     "send_app_error",
 ]

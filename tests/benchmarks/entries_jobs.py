@@ -7,7 +7,9 @@ assigned to one technician (4 a technician on that day). The token is the owner'
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import os
 import random
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,6 +77,7 @@ async def seed_jobs_org(ctx: BenchContext) -> dict[str, Any]:
                 rng.choice(SERVICES),
                 rng.choice(PRIORITIES),
                 rng.choice(STATUSES),
+                "normal",
                 start.astimezone(datetime.UTC),
                 (start + datetime.timedelta(minutes=minutes)).astimezone(datetime.UTC),
                 minutes,
@@ -124,6 +127,7 @@ async def seed_jobs_org(ctx: BenchContext) -> dict[str, Any]:
                 "service_type",
                 "priority",
                 "status",
+                "complexity",
                 "scheduled_start",
                 "scheduled_end",
                 "estimated_minutes",
@@ -144,7 +148,7 @@ async def seed_jobs_org(ctx: BenchContext) -> dict[str, Any]:
     token = issue_access_token(
         ctx.settings.secret_key or "", user_id=owner_id, org_id=org_id, role="owner", session_id=new_id()
     )
-    data = {"token": token, "day": DAY.isoformat()}
+    data = {"token": token, "day": DAY.isoformat(), "org_id": str(org_id)}
     ctx.state["jobs_org"] = data
     return data
 
@@ -162,6 +166,31 @@ register(
         baseline="health",
         target_ratio=1 / 3,
         description="one day's page of 50 jobs (of 80 that day, 5,000 in the org) as the owner",
+    )
+)
+
+
+async def start_reference(ctx: BenchContext) -> dict[str, Any]:
+    """The same org, and the raw asyncpg reference server (tests/benchmarks/reference.py) in a process of its own."""
+    from tests.benchmarks.run import RESULTS_DIR, ServerProcess
+
+    data = dict(await seed_jobs_org(ctx))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPOTECH_")}
+    env["REFERENCE_DATABASE_URL"] = ctx.app_url
+    server = ServerProcess(env, RESULTS_DIR / "reference.log", app="tests.benchmarks.reference:app_factory")
+    ctx.cleanups.append(server.stop)
+    await asyncio.to_thread(server.start)
+    return data | {"reference": server.base_url}
+
+
+register(
+    Entry(
+        name="jobs_day_raw",
+        path="{reference}/jobs?org={org_id}&date={day}",
+        setup=start_reference,
+        baseline="health",
+        description="reference only: the same page through raw asyncpg (BEGIN, set_config, SELECT, COMMIT), no "
+        "framework, its own server process (srv cpu is not its own)",
     )
 )
 

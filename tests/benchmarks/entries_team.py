@@ -23,8 +23,13 @@ async def seed_team(ctx: BenchContext) -> dict[str, Any]:
             make_cuit("30", "70000001"),
         )
         rows = [
-            (owner_id if i == 0 else new_id(), org_id, f"+54911556{i:05d}", f"Miembro {i}",
-             "owner" if i == 0 else ("technician" if i % 3 else "dispatcher"))
+            (
+                owner_id if i == 0 else new_id(),
+                org_id,
+                f"+54911556{i:05d}",
+                f"Miembro {i}",
+                "owner" if i == 0 else ("technician" if i % 3 else "dispatcher"),
+            )
             for i in range(MEMBERS)
         ]
         await conn.executemany(

@@ -66,6 +66,7 @@ class BenchContext:
     redis_url: str
     settings: Settings  # exactly what the server runs with (secret_key, admin_token, ...)
     state: dict[str, Any] = field(default_factory=dict)  # shared by every hook of a run (e.g. a seeded org)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run at the end (e.g. stop a reference server)
 
     @contextlib.asynccontextmanager
     async def owner_connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -113,6 +114,7 @@ class Entry:
     def target(self, base_url: str, data: Data) -> Target:
         """The concrete request for the load generator."""
         path = self.path(data) if callable(self.path) else (self.path.format_map(data) if data else self.path)
+        url = path if path.startswith(("http://", "https://")) else base_url + path  # absolute: another server
         headers = dict(self.headers(data) if callable(self.headers) else (self.headers or {}))
         body = self.body(data) if callable(self.body) else self.body
         if isinstance(body, Mapping | list):
@@ -121,7 +123,7 @@ class Entry:
                 headers["Content-Type"] = "application/json"
         elif isinstance(body, str):
             body = body.encode()
-        return Target(url=base_url + path, method=self.method.upper(), headers=tuple(headers.items()), body=body or b"")
+        return Target(url=url, method=self.method.upper(), headers=tuple(headers.items()), body=body or b"")
 
 
 ENTRIES: dict[str, Entry] = {}
@@ -690,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 redis_url=stack.redis_url,
                 settings=load_settings(env),
             )
+            cleanup.callback(lambda: [stop() for stop in reversed(ctx.cleanups)])
             outcomes = _run(prepare(entries, ctx))
             log_size = _line_count(log_path)
             print(

@@ -40,9 +40,10 @@ async def test_ready_and_live_say_which_dependency_is_down(settings: Settings, p
     resources = _resources(settings, pg_ok=pg_ok, redis_ok=redis_ok)
     app = create_app(settings, resources)
     try:
-        async with running(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as client:
+        async with (
+            running(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        ):
             assert (await client.get("/health")).status_code == 200
             ready = await client.get("/health/ready")
             assert ready.status_code == 503

@@ -1,6 +1,12 @@
 """All tables. Importing this module registers every model on the metadata."""
 
-from server.db.models.afip import AfipPointOfSale, AfipSequence
+from server.db.models.afip import (
+    AfipCredential,
+    AfipCredentialStatus,
+    AfipPointOfSale,
+    AfipSequence,
+    AfipTicket,
+)
 from server.db.models.audit import AuditChainHead, AuditLogEntry
 from server.db.models.auth import AuthSession, RefreshToken
 from server.db.models.capability import CapabilityOverride, SystemCapability
@@ -16,6 +22,7 @@ from server.db.models.job import (
     JobSignature,
     JobStatusEvent,
 )
+from server.db.models.keys import DataKey, KeyPurpose
 from server.db.models.organization import Organization
 from server.db.models.payment import Payment
 from server.db.models.pricebook import (
@@ -32,8 +39,11 @@ from server.db.models.voice import VoiceNote
 from server.db.models.whatsapp import WhatsAppMessage
 
 __all__ = [
+    "AfipCredential",
+    "AfipCredentialStatus",
     "AfipPointOfSale",
     "AfipSequence",
+    "AfipTicket",
     "AuditChainHead",
     "AuditLogEntry",
     "AuthSession",
@@ -41,6 +51,7 @@ __all__ = [
     "ComplexityMultiplier",
     "Customer",
     "CustomerAddress",
+    "DataKey",
     "DeadLetterJob",
     "DeadLetterStatus",
     "DocumentType",
@@ -54,6 +65,7 @@ __all__ = [
     "JobPhoto",
     "JobSignature",
     "JobStatusEvent",
+    "KeyPurpose",
     "Organization",
     "Payment",
     "PriceBookCategory",

@@ -3,21 +3,15 @@ from __future__ import annotations
 import datetime
 import uuid
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Index, Integer, Numeric, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, Money, OrgOwned, Timestamp, pg_enum, tenant_fk, tenant_key
+from shared.fiscal.invoicing import InvoiceLetter
 from shared.states import InvoiceStatus
-
-
-class InvoiceLetter(StrEnum):
-    A = "A"
-    B = "B"
-    C = "C"
 
 
 class Invoice(OrgOwned, Base):
@@ -42,11 +36,13 @@ class Invoice(OrgOwned, Base):
             postgresql_where="number IS NOT NULL",
         ),
         Index("ix_invoices_org_status", "org_id", "status", "created_at"),
+        CheckConstraint("kind in ('invoice', 'credit_note', 'debit_note')", name="kind_known"),
         Index("ix_invoices_customer", "org_id", "customer_id"),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column()
     job_id: Mapped[uuid.UUID | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20), default="invoice", server_default="invoice")  # invoice / notes
     associated_invoice_id: Mapped[uuid.UUID | None] = mapped_column()  # CbtesAsoc, for credit/debit notes
     status: Mapped[InvoiceStatus] = mapped_column(pg_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.DRAFT)
     letter: Mapped[InvoiceLetter | None] = mapped_column(pg_enum(InvoiceLetter, "invoice_letter"))
@@ -75,6 +71,8 @@ class Invoice(OrgOwned, Base):
     afip_messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)  # Obs / Errors
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     issued_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    requested_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)  # CAE asked for (pending since)
+    rejected_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)  # AFIP's last rejection (reasons kept)
 
 
 class InvoiceLine(OrgOwned, Base):

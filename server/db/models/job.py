@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, InsertOnlyBase, Money, OrgOwned, Timestamp, pg_enum, tenant_fk, tenant_key, utcnow
+from shared.pricing import Complexity
 from shared.states import JobPriority, JobStatus
 
 
@@ -32,6 +33,10 @@ class Job(OrgOwned, Base):
     service_type: Mapped[str | None] = mapped_column(String(60))
     priority: Mapped[JobPriority] = mapped_column(pg_enum(JobPriority, "job_priority"), default=JobPriority.NORMAL)
     status: Mapped[JobStatus] = mapped_column(pg_enum(JobStatus, "job_status"), default=JobStatus.PENDING)
+    # how hard the work is: multiplies the price of service lines from the price book (shared.pricing)
+    complexity: Mapped[Complexity] = mapped_column(
+        pg_enum(Complexity, "complexity_level"), default=Complexity.NORMAL, server_default=Complexity.NORMAL.value
+    )
     scheduled_start: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     scheduled_end: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     estimated_minutes: Mapped[int | None] = mapped_column(Integer)
@@ -77,6 +82,10 @@ class JobLine(OrgOwned, Base):
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
     unit_price: Mapped[Decimal] = mapped_column(Money)
     iva_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("21.00"))
+    # how unit_price came about: "manual" (typed in), else shared.pricing.PriceSource of the price book
+    price_source: Mapped[str] = mapped_column(String(20), default="manual", server_default="manual")
+    # the resolution: {"zone", "complexity", "breakdown": [{"name", "value", "result"}]}; None when manual
+    price_derivation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class JobNote(OrgOwned, InsertOnlyBase):
@@ -92,6 +101,7 @@ class JobNote(OrgOwned, InsertOnlyBase):
     job_id: Mapped[uuid.UUID] = mapped_column()
     author_id: Mapped[uuid.UUID | None] = mapped_column()
     body: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
 
 

@@ -34,8 +34,15 @@ ACTIVITY_ACTIONS = (
     "job.transitioned",
     "job.assigned",
     "job.rescheduled",
+    "job.note_added",
+    "job.photo_added",
+    "job.signature_saved",
     "invoice.created",
     "invoice.draft_created",
+    "invoice.cae_requested",
+    "invoice.issued",
+    "invoice.rejected",
+    "invoice.sent",
     "pricebook.imported",
 )
 

@@ -20,6 +20,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
+from server.lib.ratelimit import check_session_and_hit
 from shared.errors import ErrorCode
 
 ACCESS_TTL = datetime.timedelta(minutes=15)
@@ -78,10 +79,19 @@ async def retrieve_context(token: Token, connection: ASGIConnection[Any, Any, An
 
 
 async def refuse_revoked_session(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    """Logout, session revocation and deactivation take effect at once, not when the token expires."""
+    """Logout, session revocation and deactivation take effect at once, not when the token expires.
+
+    On an API path the check and the API rate-limit hit are one Redis round trip
+    (``server.lib.ratelimit.check_session_and_hit``); elsewhere, or if that cannot answer, one EXISTS.
+    """
     sid = token.extras.get("sid")
-    redis = connection.app.state.resources.redis
-    if sid and await redis.exists(REVOKED_SESSION_PREFIX + str(sid)):
+    if not sid:
+        return False
+    key = REVOKED_SESSION_PREFIX + str(sid)
+    revoked = await check_session_and_hit(connection.scope, key)
+    if revoked is None:
+        revoked = bool(await connection.app.state.resources.redis.exists(key))
+    if revoked:
         raise AppError(ErrorCode.SESSION_REVOKED)
     return False
 

@@ -1,4 +1,4 @@
-"""/jobs: create, list, read, edit; status moves; assign and reschedule."""
+"""/jobs: create, list, read, edit; status moves; assign and reschedule; notes."""
 
 from __future__ import annotations
 
@@ -8,21 +8,35 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import Body, FromPath, QueryParameter
+from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.domain.auth.guards import caller, requires
 from server.domain.jobs import services
+from server.domain.jobs.listing import inline_guards, list_jobs_json
 from server.lib.pagination import MAX_LIMIT
 from server.lib.tracing import trace_id_of
 from shared.permissions import Permission
-from shared.schemas.jobs import AssignRequest, Job, JobCreate, JobPage, JobUpdate, RescheduleRequest, TransitionRequest
+from shared.schemas.jobs import (
+    AssignRequest,
+    Job,
+    JobCreate,
+    JobNote,
+    JobPage,
+    JobUpdate,
+    NoteCreate,
+    RescheduleRequest,
+    TransitionRequest,
+)
 from shared.states.job import JobStatus
 
 READ = [requires(Permission.JOBS_READ_ALL, Permission.JOBS_READ_OWN, any_of=True)]
 WRITE = [requires(Permission.JOBS_WRITE)]
 DISPATCH = [requires(Permission.JOBS_DISPATCH)]
 TRANSITION = [requires(Permission.JOBS_TRANSITION)]
+NOTE = [requires(Permission.JOBS_WRITE, Permission.JOBS_TRANSITION, any_of=True)]
 
 
 class JobController(Controller):
@@ -31,14 +45,13 @@ class JobController(Controller):
 
     @get(
         "/",
-        guards=READ,
+        guards=inline_guards(READ),  # the hot path: the same guards, without a thread hop
         operation_id="ListJobs",
         summary="Jobs by status, day (Buenos Aires), technician or customer; a technician sees only theirs",
     )
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
         status: Annotated[list[JobStatus] | None, QueryParameter()] = None,
         date: Annotated[
             datetime.date | None, QueryParameter(description="A day in America/Argentina/Buenos_Aires")
@@ -47,9 +60,10 @@ class JobController(Controller):
         customer_id: Annotated[uuid.UUID | None, QueryParameter(name="customerId")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> JobPage:
-        return await services.list_jobs(
-            db_session,
+    ) -> Response[JobPage]:
+        # the hot path (server/domain/jobs/listing.py): one statement on the app role's pool, JSON by PostgreSQL
+        body = await list_jobs_json(
+            await request.app.state.resources.pg_pool(),
             caller(request),
             status=status,
             day=date,
@@ -58,6 +72,7 @@ class JobController(Controller):
             limit=limit,
             offset=offset,
         )
+        return Response(content=body, media_type=MediaType.JSON)
 
     @post("/", guards=WRITE, operation_id="CreateJob", summary="A new job (pending); scheduling is a move")
     async def create_job(
@@ -131,6 +146,28 @@ class JobController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> Job:
         return await services.reschedule(db_session, caller(request), job_id, data, trace_id_of(request.scope))
+
+    @post(
+        "/{job_id:uuid}/notes",
+        guards=NOTE,
+        operation_id="AddJobNote",
+        summary="Append a note (office staff: any job; a technician: the jobs assigned to them)",
+        status_code=201,
+    )
+    async def add_note(
+        self,
+        request: Request[Any, Any, Any],
+        job_id: FromPath[uuid.UUID],
+        data: Annotated[NoteCreate, Body()],
+        db_session: NamedDependency[AsyncSession],
+    ) -> JobNote:
+        return await services.add_note(db_session, caller(request), job_id, data, trace_id_of(request.scope))
+
+    @get("/{job_id:uuid}/notes", guards=READ, operation_id="ListJobNotes", summary="The job's notes, oldest first")
+    async def list_notes(
+        self, request: Request[Any, Any, Any], job_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
+    ) -> list[JobNote]:
+        return await services.list_notes(db_session, caller(request), job_id)
 
 
 ROUTES = [JobController]

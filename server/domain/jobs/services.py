@@ -30,15 +30,17 @@ from server.db.models.organization import Organization
 from server.db.models.pricebook import PriceBookItem
 from server.domain.audit.services import record_by
 from server.domain.jobs.events import JobStatusChanged
+from server.domain.pricebook.services import price_for
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
 from server.lib.events import publish_after_commit
 from server.lib.pagination import check_offset, clamp_limit
 from shared.errors import ErrorCode
 from shared.permissions import Permission, has_permission
-from shared.pricing import DEFAULT_IVA_RATE, check_iva_rate, line_totals
+from shared.pricing import DEFAULT_IVA_RATE, MAX_QUANTITY_DECIMALS, Complexity, check_iva_rate, line_totals
 from shared.roles import Role
 from shared.schemas import jobs as wire
+from shared.schemas.pricebook import PriceStep
 from shared.states.job import (
     JobEvent,
     JobFacts,
@@ -66,6 +68,9 @@ WIRE_FIELDS: dict[str, str] = {
     "cancel_reason": "reason",
 }
 
+MANUAL_PRICE = "manual"  # a line's price_source when the unit price was typed in
+CENT = Decimal("0.01")
+
 
 def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -80,6 +85,11 @@ def reads_all(ctx: RequestContext) -> bool:
 
 def _line_wire(line: JobLine) -> wire.JobLine:
     totals = line_totals(line.quantity, line.unit_price, Decimal("0"), line.iva_rate)
+    derivation = line.price_derivation or {}
+    source = line.price_source or MANUAL_PRICE
+    priced = source != MANUAL_PRICE  # zone and complexity say what priced the line; a typed price has neither
+    complexity = derivation.get("complexity") if priced else None
+    list_price = derivation.get("listUnitPrice")
     return wire.JobLine(
         id=line.id,
         pricebook_item_id=line.pricebook_item_id,
@@ -90,6 +100,14 @@ def _line_wire(line: JobLine) -> wire.JobLine:
         net_amount=totals.net,
         iva_amount=totals.iva,
         total_amount=totals.total,
+        price_source=source,
+        price_zone=derivation.get("zone") if priced else None,
+        price_complexity=Complexity(complexity) if complexity else None,
+        list_unit_price=Decimal(list_price) if list_price else None,
+        price_breakdown=[
+            PriceStep(name=step["name"], value=Decimal(step["value"]), result=Decimal(step["result"]))
+            for step in derivation.get("breakdown", [])
+        ],
     )
 
 
@@ -115,6 +133,7 @@ def _snapshot(job: Job) -> dict[str, Any]:
         "description": job.description,
         "serviceType": job.service_type,
         "priority": str(job.priority),
+        "complexity": str(job.complexity),
         "status": str(job.status),
         "scheduledStart": _iso(job.scheduled_start),
         "scheduledEnd": _iso(job.scheduled_end),
@@ -125,6 +144,7 @@ def _snapshot(job: Job) -> dict[str, Any]:
         "cancelledAt": _iso(job.cancelled_at),
         "cancelReason": job.cancel_reason,
         "completionNotes": job.completion_notes,
+        "materials": list(job.materials or []),
         "version": job.version,
     }
 
@@ -137,6 +157,7 @@ def _lines_snapshot(lines: Sequence[JobLine]) -> list[dict[str, Any]]:
             "quantity": str(line.quantity),
             "unitPrice": str(line.unit_price),
             "ivaRate": str(line.iva_rate),
+            "priceSource": line.price_source,
         }
         for line in lines
     ]
@@ -178,6 +199,27 @@ async def _lines_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobLine]:
     return list(rows)
 
 
+async def _notes_of(session: AsyncSession, job_id: uuid.UUID) -> list[wire.JobNote]:
+    rows = await session.execute(
+        select(JobNote, User.full_name)
+        .join(User, User.id == JobNote.author_id, isouter=True)
+        .where(JobNote.job_id == job_id)
+        .order_by(JobNote.created_at, JobNote.id)
+    )
+    return [_note_wire(note, name) for note, name in rows.all()]
+
+
+def _note_wire(note: JobNote, author_name: str | None) -> wire.JobNote:
+    return wire.JobNote(
+        id=note.id,
+        author_id=note.author_id,
+        author_name=author_name,
+        body=note.body,
+        device_id=note.device_id,
+        created_at=note.created_at,
+    )
+
+
 async def get_job(session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, *, lock: bool = False) -> Job:
     """The job, if the caller may see it (a technician: only when assigned); else 404."""
     statement = select(Job).where(Job.id == job_id)
@@ -209,9 +251,7 @@ async def to_job(session: AsyncSession, ctx: RequestContext, job: Job) -> wire.J
         )
     ).all()
     lines = [_line_wire(line) for line in await _lines_of(session, job.id)]
-    notes = await session.scalars(
-        select(JobNote).where(JobNote.job_id == job.id).order_by(JobNote.created_at, JobNote.id)
-    )
+    notes = await _notes_of(session, job.id)
     events = await session.scalars(
         select(JobStatusEvent)
         .where(JobStatusEvent.job_id == job.id)
@@ -226,6 +266,7 @@ async def to_job(session: AsyncSession, ctx: RequestContext, job: Job) -> wire.J
         description=job.description,
         service_type=job.service_type,
         priority=job.priority,
+        complexity=job.complexity,
         status=job.status,
         scheduled_start=job.scheduled_start,
         scheduled_end=job.scheduled_end,
@@ -236,6 +277,7 @@ async def to_job(session: AsyncSession, ctx: RequestContext, job: Job) -> wire.J
         cancelled_at=job.cancelled_at,
         cancel_reason=job.cancel_reason,
         completion_notes=job.completion_notes,
+        materials=[msgspec.convert(m, wire.Material) for m in job.materials or []],
         created_by_id=job.created_by_id,
         version=job.version,
         assignments=[
@@ -243,7 +285,7 @@ async def to_job(session: AsyncSession, ctx: RequestContext, job: Job) -> wire.J
             for a in assignments
         ],
         lines=lines,
-        notes=[wire.JobNote(id=n.id, author_id=n.author_id, body=n.body, created_at=n.created_at) for n in notes],
+        notes=notes,
         status_events=[_status_event_wire(e) for e in events],
         allowed_events=allowed_events(job.status, ctx.role, is_assigned),
         net_amount=sum((line.net_amount for line in lines), Decimal("0.00")),
@@ -381,9 +423,62 @@ def _check_window(start: datetime.datetime | None, end: datetime.datetime | None
         )
 
 
+async def _pricing_zone(session: AsyncSession, job: Job) -> str | None:
+    """The price list zone of the job's address (the customer's default address when the job names none)."""
+    if job.address_id is not None:
+        address = await session.get(CustomerAddress, job.address_id)
+    else:
+        address = await session.scalar(
+            select(CustomerAddress)
+            .where(CustomerAddress.customer_id == job.customer_id, CustomerAddress.is_default.is_(True))
+            .limit(1)
+        )
+    zone = address.zone.strip() if address is not None and address.zone else ""
+    return zone or None
+
+
+async def _resolve(
+    session: AsyncSession, item: PriceBookItem, zone: str | None, complexity: Complexity, key: str
+) -> tuple[Decimal, str, dict[str, Any]]:
+    """The item's unit price for the zone and complexity (shared.pricing), its source and how it came about."""
+    try:
+        resolved = await price_for(session, item.id, zone, complexity)
+    except (TypeError, ValueError) as exc:
+        raise AppError(ErrorCode.JOB_LINE_INVALID, details={"key": key, "problem": str(exc)}) from None
+    derivation = {
+        "zone": resolved.zone,
+        "complexity": str(complexity),
+        "breakdown": [{"name": s.name, "value": str(s.value), "result": str(s.result)} for s in resolved.breakdown],
+    }
+    return resolved.unit_price, resolved.source, derivation
+
+
+def _explicit_price(value: Decimal | None, key: str) -> Decimal | None:
+    """A unit price typed in, in cents (a price with fractions of a cent is refused, never rounded silently)."""
+    if value is None or not value.is_finite():
+        return value
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise AppError(
+            ErrorCode.JOB_LINE_INVALID,
+            "El precio unitario de una línea tiene como máximo 2 decimales.",
+            details={"key": f"{key}.unitPrice", "problem": "more than 2 decimals"},
+        )
+    return value.quantize(CENT)
+
+
 async def _build_lines(
-    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, inputs: Sequence[wire.LineInput]
+    session: AsyncSession,
+    ctx: RequestContext,
+    job: Job,
+    inputs: Sequence[wire.LineInput],
+    current: Sequence[JobLine] = (),
 ) -> list[JobLine]:
+    """The job's lines. A price book line is priced by the price book for the job's zone and complexity;
+    an explicit unit price on it is an override, for those who may edit the price book (else 403 unless
+    it is the list's own price, or the price the job's ``current`` line for that item already has: an
+    edit that sends the lines back keeps an admin's price). A free-text line carries its own description
+    and price."""
     assert ctx.org_id is not None
     item_ids = {i.pricebook_item_id for i in inputs if i.pricebook_item_id is not None}
     items: dict[uuid.UUID, PriceBookItem] = {}
@@ -391,36 +486,86 @@ async def _build_lines(
         items = {
             item.id: item for item in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(item_ids)))
         }
+    zone = await _pricing_zone(session, job) if items else None
+    complexity = Complexity(job.complexity)
+    may_set_prices = has_permission(ctx.role, Permission.PRICEBOOK_WRITE)
+    kept = {
+        (line.pricebook_item_id, Decimal(line.unit_price)): line.price_derivation
+        for line in current
+        if line.pricebook_item_id is not None and line.price_source == MANUAL_PRICE
+    }
+    resolved: dict[uuid.UUID, tuple[Decimal, str, dict[str, Any]]] = {}
     lines: list[JobLine] = []
     for index, data in enumerate(inputs):
+        key = f"lines[{index}]"
         item = items.get(data.pricebook_item_id) if data.pricebook_item_id else None
         if data.pricebook_item_id is not None and item is None:
-            raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": f"lines[{index}].pricebookItemId"})
+            raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": f"{key}.pricebookItemId"})
         description = data.description or (item.name if item else None)
-        unit_price = data.unit_price or (item.base_price if item else None)
+        unit_price = _explicit_price(data.unit_price, key)
+        source, derivation = MANUAL_PRICE, None
+        if item is not None:
+            if item.id not in resolved:
+                resolved[item.id] = await _resolve(session, item, zone, complexity, key)
+            list_price, list_source, list_derivation = resolved[item.id]
+            if unit_price is None or unit_price == list_price:
+                unit_price, source, derivation = list_price, list_source, list_derivation
+            elif (item.id, unit_price) in kept:  # an override already on the job, sent back as it was
+                derivation = kept[(item.id, unit_price)]
+            elif not may_set_prices:
+                raise AppError(
+                    ErrorCode.PERMISSION_DENIED,
+                    "Sólo el dueño o un administrador puede cambiar el precio de un ítem de la lista de precios."
+                    " Quitá el precio unitario para usar el de la lista.",
+                    details={"key": f"{key}.unitPrice", "listUnitPrice": str(list_price)},
+                )
+            else:  # an admin's price: kept as given, with what the list would have said
+                derivation = {
+                    "zone": list_derivation["zone"],
+                    "complexity": str(complexity),
+                    "listUnitPrice": str(list_price),
+                }
         if not description or unit_price is None:
-            missing = [k for k, v in (("description", description), ("unitPrice", unit_price)) if not v]
-            raise AppError(ErrorCode.JOB_LINE_INVALID, details={"key": f"lines[{index}]", "missing": missing})
+            missing = [k for k, v in (("description", description), ("unitPrice", unit_price)) if v is None or v == ""]
+            raise AppError(ErrorCode.JOB_LINE_INVALID, details={"key": key, "missing": missing})
         iva_rate = data.iva_rate if data.iva_rate is not None else (item.iva_rate if item else DEFAULT_IVA_RATE)
         try:
             check_iva_rate(iva_rate)
             line_totals(data.quantity, unit_price, Decimal("0"), iva_rate)
         except (TypeError, ValueError) as exc:
-            raise AppError(
-                ErrorCode.JOB_LINE_INVALID, details={"key": f"lines[{index}]", "problem": str(exc)}
-            ) from None
+            raise AppError(ErrorCode.JOB_LINE_INVALID, details={"key": key, "problem": str(exc)}) from None
         lines.append(
             JobLine(
                 org_id=ctx.org_id,
-                job_id=job_id,
+                job_id=job.id,
                 pricebook_item_id=item.id if item else None,
                 description=description.strip(),
                 quantity=data.quantity,
                 unit_price=unit_price,
                 iva_rate=iva_rate,
+                price_source=source,
+                price_derivation=derivation,
             )
         )
     return lines
+
+
+async def _reprice(session: AsyncSession, job: Job, lines: Sequence[JobLine]) -> None:
+    """Price again, for the job's zone and complexity now, the price book lines not priced by hand."""
+    zone: str | None = None
+    zone_known = False
+    for index, line in enumerate(lines):
+        if line.pricebook_item_id is None or line.price_source == MANUAL_PRICE:
+            continue
+        item = await session.get(PriceBookItem, line.pricebook_item_id)
+        if item is None:
+            continue
+        if not zone_known:
+            zone, zone_known = await _pricing_zone(session, job), True
+        unit_price, source, derivation = await _resolve(
+            session, item, zone, Complexity(job.complexity), f"lines[{index}]"
+        )
+        line.unit_price, line.price_source, line.price_derivation = unit_price, source, derivation
 
 
 async def _replace_assignments(
@@ -469,6 +614,7 @@ async def create_job(
         description=data.description,
         service_type=data.service_type,
         priority=data.priority,
+        complexity=data.complexity,
         status=JobStatus.PENDING,
         scheduled_start=data.scheduled_start,
         scheduled_end=data.scheduled_end,
@@ -479,7 +625,7 @@ async def create_job(
     )
     session.add(job)
     await session.flush()
-    lines = await _build_lines(session, ctx, job.id, data.lines)
+    lines = await _build_lines(session, ctx, job, data.lines)
     session.add_all(lines)
     session.add_all(JobAssignment(org_id=ctx.org_id, job_id=job.id, technician_id=t) for t in technicians)
     session.add(
@@ -501,17 +647,19 @@ async def update_job(
     before = _snapshot(job)
     old_lines = await _lines_of(session, job.id)
     before["lines"] = _lines_snapshot(old_lines)
-    for field in ("title", "description", "service_type", "priority", "estimated_minutes"):
+    for field in ("title", "description", "service_type", "priority", "estimated_minutes", "complexity"):
         value = getattr(data, field)
         if value is not msgspec.UNSET:
             setattr(job, field, value.strip() if field == "title" and isinstance(value, str) else value)
     new_lines = old_lines
     if data.lines is not msgspec.UNSET:
-        new_lines = await _build_lines(session, ctx, job.id, data.lines)
+        new_lines = await _build_lines(session, ctx, job, data.lines, old_lines)
         for line in old_lines:
             await session.delete(line)
         await session.flush()
         session.add_all(new_lines)
+    elif str(job.complexity) != before["complexity"]:
+        await _reprice(session, job, old_lines)
     await session.flush()
     after = _snapshot(job) | {"lines": _lines_snapshot(new_lines)}
     if after != before:
@@ -576,6 +724,45 @@ async def reschedule(
 
 
 # ---------------------------------------------------------------------------------------------- moves
+
+
+def _materials_invalid(key: str, message: str) -> AppError:
+    return AppError(ErrorCode.VALIDATION_FAILED, message, details=[{"key": key, "problem": "invalid"}])
+
+
+async def _build_materials(session: AsyncSession, inputs: Sequence[wire.MaterialInput]) -> list[dict[str, Any]]:
+    """The materials used, as stored on the job (decimals as strings); a price book item lends its name and unit."""
+    item_ids = {m.pricebook_item_id for m in inputs if m.pricebook_item_id is not None}
+    items: dict[uuid.UUID, PriceBookItem] = {}
+    if item_ids:
+        items = {i.id: i for i in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(item_ids)))}
+    materials: list[dict[str, Any]] = []
+    for index, data in enumerate(inputs):
+        key = f"materials[{index}]"
+        item = items.get(data.pricebook_item_id) if data.pricebook_item_id else None
+        if data.pricebook_item_id is not None and item is None:
+            raise AppError(ErrorCode.JOB_REFERENCE_INVALID, details={"key": f"{key}.pricebookItemId"})
+        description = (data.description or (item.name if item else "")).strip()
+        if not description:
+            raise _materials_invalid(
+                f"{key}.description", "Indicá qué material se usó (descripción o ítem de la lista)."
+            )
+        quantity = data.quantity
+        exponent = quantity.normalize().as_tuple().exponent if quantity.is_finite() else 0
+        too_precise = isinstance(exponent, int) and -exponent > MAX_QUANTITY_DECIMALS
+        if not quantity.is_finite() or quantity <= 0 or too_precise:
+            raise _materials_invalid(
+                f"{key}.quantity", "La cantidad de material tiene que ser mayor que cero, con hasta 3 decimales."
+            )
+        materials.append(
+            {
+                "description": description,
+                "pricebookItemId": str(item.id) if item else None,
+                "quantity": f"{quantity.normalize():f}",
+                "unit": data.unit or (item.unit if item else None),
+            }
+        )
+    return materials
 
 
 def _refuse(check: TransitionCheck, ctx: RequestContext, is_assigned: bool) -> AppError:
@@ -670,8 +857,16 @@ async def transition(
             assigned = technicians
     if target is JobStatus.WORKING and job.started_at is None:
         job.started_at = now
+    if data.materials is not None and target is not JobStatus.COMPLETED:
+        raise AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "Los materiales usados se registran al completar el trabajo.",
+            details=[{"key": "materials", "problem": "only_on_complete"}],
+        )
     if target is JobStatus.COMPLETED:
         job.completed_at = now
+        if data.materials is not None:
+            job.materials = await _build_materials(session, data.materials)
         if data.completion_notes:
             job.completion_notes = data.completion_notes
         if data.actual_minutes:
@@ -719,11 +914,64 @@ async def transition(
     return await to_job(session, ctx, job)
 
 
+# ---------------------------------------------------------------------------------------------- notes
+
+
+async def add_note(
+    session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID, data: wire.NoteCreate, trace_id: str | None
+) -> wire.JobNote:
+    """Append a note to the job (notes are never edited or removed), with its author and device.
+
+    Office staff (``JOBS_WRITE``) note any job; a technician only the jobs assigned to them (another
+    job of the organisation is a 403 ``job_not_assigned``, as for status moves). Closed jobs take
+    notes too: a follow-up after the visit belongs with the job.
+    """
+    assert ctx.org_id is not None
+    job = await session.scalar(select(Job).where(Job.id == job_id))
+    if job is None:
+        raise AppError(ErrorCode.NOT_FOUND)
+    if not has_permission(ctx.role, Permission.JOBS_WRITE) and ctx.user_id not in await _assigned_ids(session, job.id):
+        raise AppError(
+            ErrorCode.JOB_NOT_ASSIGNED,
+            "Sólo podés agregar notas a los trabajos que tenés asignados.",
+            details={"jobId": str(job.id)},
+        )
+    body = data.body.strip()
+    if not body:
+        raise AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "La nota está vacía: escribí algo.",
+            details=[{"key": "body", "problem": "blank"}],
+        )
+    note = JobNote(org_id=ctx.org_id, job_id=job.id, author_id=ctx.user_id, body=body, device_id=data.device_id)
+    session.add(note)
+    await session.flush()
+    await _audit(
+        session,
+        ctx,
+        "job.note_added",
+        job.id,
+        None,
+        {"noteId": str(note.id), "body": body, "deviceId": data.device_id},
+        trace_id,
+    )
+    author = await session.get(User, ctx.user_id) if ctx.user_id else None
+    return _note_wire(note, author.full_name if author else None)
+
+
+async def list_notes(session: AsyncSession, ctx: RequestContext, job_id: uuid.UUID) -> list[wire.JobNote]:
+    """The job's notes, oldest first (a job the caller may not see is a 404)."""
+    job = await get_job(session, ctx, job_id)
+    return await _notes_of(session, job.id)
+
+
 __all__ = [
+    "add_note",
     "assign",
     "create_job",
     "day_bounds",
     "list_jobs",
+    "list_notes",
     "read_job",
     "reschedule",
     "transition",

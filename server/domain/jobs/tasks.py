@@ -13,21 +13,18 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from server.db.engine import tenant_transaction
 from server.db.models import Customer
-from server.db.models.invoice import Invoice, InvoiceLine
-from server.db.models.job import Job, JobLine
+from server.db.models.invoice import Invoice
+from server.db.models.job import Job
 from server.db.models.organization import Organization
-from server.domain.audit.services import record as audit
+from server.domain.invoices.services import draft_from_job
 from server.lib.logging import get_logger
 from server.lib.tasks import task
-from shared.pricing import line_totals
-from shared.states import InvoiceStatus
 from shared.states.job import JobStatus
 
 if TYPE_CHECKING:
@@ -106,68 +103,12 @@ async def create_draft_invoice(ctx: Any, *, org_id: str | None = None, job_id: s
         job = await session.scalar(select(Job).where(Job.id == uuid.UUID(job_id)).with_for_update())
         if job is None or job.status is not JobStatus.COMPLETED:
             return None
-        existing = await session.scalar(select(Invoice.id).where(Invoice.job_id == job.id).limit(1))
-        if existing is not None:
-            return str(existing)
         organization = await session.get(Organization, org)
         if organization is None or not bool((organization.settings or {}).get("auto_invoice", True)):
-            return None
-        lines = list(
-            await session.scalars(
-                select(JobLine).where(JobLine.job_id == job.id).order_by(JobLine.created_at, JobLine.id)
-            )
-        )
-        if not lines:
-            return None
-        invoice = Invoice(
-            org_id=org,
-            customer_id=job.customer_id,
-            job_id=job.id,
-            status=InvoiceStatus.DRAFT,
-            afip_messages=[],
-        )
-        session.add(invoice)
-        await session.flush()
-        net = iva = total = Decimal("0.00")
-        for position, line in enumerate(lines):
-            totals = line_totals(line.quantity, line.unit_price, Decimal("0"), line.iva_rate)
-            session.add(
-                InvoiceLine(
-                    org_id=org,
-                    invoice_id=invoice.id,
-                    pricebook_item_id=line.pricebook_item_id,
-                    position=position,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    discount=Decimal("0"),
-                    iva_rate=line.iva_rate,
-                    net_amount=totals.net,
-                    iva_amount=totals.iva,
-                    total_amount=totals.total,
-                )
-            )
-            net, iva, total = net + totals.net, iva + totals.iva, total + totals.total
-        invoice.net_amount, invoice.iva_amount, invoice.total_amount = net, iva, total
-        await session.flush()
-        await audit(
-            session,
-            org_id=org,
-            actor_id=None,
-            action="invoice.draft_created",
-            entity_type="invoice",
-            entity_id=invoice.id,
-            before=None,
-            after={
-                "jobId": job_id,
-                "status": str(InvoiceStatus.DRAFT),
-                "lines": len(lines),
-                "netAmount": str(net),
-                "ivaAmount": str(iva),
-                "totalAmount": str(total),
-            },
-        )
-        return str(invoice.id)
+            existing = await session.scalar(select(Invoice.id).where(Invoice.job_id == job.id).limit(1))
+            return str(existing) if existing is not None else None
+        invoice = await draft_from_job(session, org, job)
+        return str(invoice.id) if invoice is not None else None
 
 
 TASKS = [notify_customer, create_draft_invoice]

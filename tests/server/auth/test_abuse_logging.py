@@ -11,8 +11,9 @@ from server.runtime import Resources
 from tests.server.auth.conftest import Session, clear_cooldown, sandbox_code
 
 
-async def test_failed_attempts_leave_no_secret_in_the_logs(client: httpx.AsyncClient, resources: Resources,
-                                                           owner: Session) -> None:
+async def test_failed_attempts_leave_no_secret_in_the_logs(
+    client: httpx.AsyncClient, resources: Resources, owner: Session
+) -> None:
     stream = io.StringIO()
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_campotech", False))
     previous = handler.setStream(stream)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""AFIP certificate onboarding: key + CSR made here, AFIP's certificate uploaded and checked; WSAA tickets."""

@@ -1,0 +1,1 @@
+"""AFIP (ARCA): WSAA, WSFEv1 and padrón A5."""
