@@ -6,9 +6,10 @@ Create Date: 2026-11-25
 
 ``jobs_list_page(...)`` (plpgsql, SECURITY INVOKER: row-level security applies to the caller, the
 application role) sets the tenant context of its own transaction (``set_config(..., true)``: called as
-one statement outside any explicit transaction, the setting ends with it) and returns the page: one row
-a job with the total of matching jobs repeated on each (a single row with only the total when the page
-is empty), each job's technician ids in assignment order. The server encodes the rows (msgspec).
+one statement outside any explicit transaction, the setting ends with it), counts the jobs that match and
+returns the page as the JSON text of ``shared.schemas.jobs.JobPage``, byte for byte what msgspec writes
+for it (compact, camelCase, UTC instants as ``...Z`` with microseconds only when non-zero, written by
+``jobs_json_ts``), each job's technician ids in assignment order.
 
 The day filter has a branch of its own whose plan is cached (``plan_cache_mode`` forced to generic for
 the function's transaction): one index range scan of ``ix_jobs_org_start`` (the tenant's id and
@@ -44,22 +45,45 @@ FILTERS = """
 DAY = " AND j.scheduled_start >= p_start AND j.scheduled_start < p_end"
 
 
+JSON_TS = """
+CREATE FUNCTION jobs_json_ts(t timestamptz) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN t IS NULL THEN 'null' ELSE
+    '"' || to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN extract(microseconds FROM t)::bigint % 1000000 = 0 THEN ''
+            ELSE to_char(t AT TIME ZONE 'UTC', '.US') END
+    || 'Z"' END
+$$
+"""
+
+ITEM = """
+  '{"id":' || to_json(p.id)::text
+  || ',"customerId":' || to_json(p.customer_id)::text
+  || ',"addressId":' || coalesce(to_json(p.address_id)::text, 'null')
+  || ',"title":' || to_json(p.title)::text
+  || ',"serviceType":' || coalesce(to_json(p.service_type)::text, 'null')
+  || ',"priority":' || to_json(p.priority)::text
+  || ',"status":' || to_json(p.status)::text
+  || ',"scheduledStart":' || jobs_json_ts(p.scheduled_start)
+  || ',"scheduledEnd":' || jobs_json_ts(p.scheduled_end)
+  || ',"technicianIds":' || coalesce(
+       (SELECT '[' || string_agg(to_json(a.technician_id)::text, ',' ORDER BY a.created_at, a.technician_id) || ']'
+          FROM job_assignments a WHERE a.job_id = p.id), '[]')
+  || ',"version":' || p.version
+  || ',"createdAt":' || jobs_json_ts(p.created_at)
+  || ',"updatedAt":' || jobs_json_ts(p.updated_at)
+  || '}'
+"""
+
+
 def _page(where: str) -> str:
     return f"""
-    RETURN QUERY
-    SELECT t.total, p.id, p.customer_id, p.address_id, p.title::text, p.service_type::text, p.priority, p.status,
-           p.scheduled_start, p.scheduled_end,
-           ARRAY(SELECT a.technician_id FROM job_assignments a WHERE a.job_id = p.id
-                  ORDER BY a.created_at, a.technician_id),
-           p.version, p.created_at, p.updated_at
-      FROM (SELECT count(*) AS total FROM jobs j WHERE {where}) AS t
-      LEFT JOIN LATERAL (
-        SELECT j.id, j.customer_id, j.address_id, j.title, j.service_type, j.priority, j.status,
-               j.scheduled_start, j.scheduled_end, j.version, j.created_at, j.updated_at
-          FROM jobs j WHERE {where}
-         ORDER BY {ORDER.format(t="j")}
-         LIMIT p_limit OFFSET p_offset) AS p ON true
-     ORDER BY {ORDER.format(t="p")};
+    SELECT count(*) INTO v_total FROM jobs j WHERE {where};
+    SELECT coalesce(string_agg({ITEM}, ',' ORDER BY {ORDER.format(t="p")}), '') INTO v_items
+      FROM (SELECT j.id, j.customer_id, j.address_id, j.title, j.service_type, j.priority, j.status,
+                   j.scheduled_start, j.scheduled_end, j.version, j.created_at, j.updated_at
+              FROM jobs j WHERE {where}
+             ORDER BY {ORDER.format(t="j")}
+             LIMIT p_limit OFFSET p_offset) AS p;
 """  # noqa: S608 (constant fragments of this module: no input reaches this text)
 
 
@@ -67,11 +91,10 @@ LIST_PAGE = f"""
 CREATE FUNCTION jobs_list_page(
   p_org uuid, p_user uuid, p_own uuid, p_status job_status[], p_start timestamptz, p_end timestamptz,
   p_technician uuid, p_customer uuid, p_limit bigint, p_offset bigint
-) RETURNS TABLE (
-  r_total bigint, r_id uuid, r_customer_id uuid, r_address_id uuid, r_title text, r_service_type text,
-  r_priority job_priority, r_status job_status, r_scheduled_start timestamptz, r_scheduled_end timestamptz,
-  r_technician_ids uuid[], r_version integer, r_created_at timestamptz, r_updated_at timestamptz
-) LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
+) RETURNS text LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS $fn$
+DECLARE
+  v_total bigint;
+  v_items text;
 BEGIN
   PERFORM set_config('app.org_id', coalesce(p_org::text, ''), true),
           set_config('app.user_id', coalesce(p_user::text, ''), true);
@@ -82,14 +105,18 @@ BEGIN
   ELSE
     {_page(FILTERS)}
   END IF;
+  RETURN '{{"items":[' || v_items || '],"total":' || v_total
+    || ',"limit":' || p_limit || ',"offset":' || p_offset || '}}';
 END
 $fn$
 """
 
 
 def upgrade() -> None:
+    op.execute(JSON_TS)
     op.execute(LIST_PAGE)
 
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
+    op.execute("DROP FUNCTION IF EXISTS jobs_json_ts(timestamptz)")

@@ -199,3 +199,13 @@ async def test_session_check_and_rate_limit_count_each_request_once(
     # a refused session is not counted: a colleague behind the same address sees one hit used, not two
     after = await client.get(API, headers=team.dispatcher.headers)
     assert int(second.headers["x-ratelimit-remaining"]) - int(after.headers["x-ratelimit-remaining"]) == 1
+
+
+async def test_a_flushed_redis_script_is_loaded_again(
+    client: httpx.AsyncClient, resources: Resources, team: Team
+) -> None:
+    before = await client.get(API, headers=team.owner.headers)
+    await resources.redis.script_flush()  # as after a Redis restart
+    after = await client.get(API, headers=team.owner.headers)
+    assert before.status_code == after.status_code == 200
+    assert int(before.headers["x-ratelimit-remaining"]) - int(after.headers["x-ratelimit-remaining"]) == 1
