@@ -57,6 +57,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         finally:
             if settings.worker_in_process:
                 await res.queues.stop_workers()
+            gateway = res.extras.pop("afip_gateway", None)  # AFIP clients opened on first use
+            if gateway is not None:
+                await gateway.aclose()
             if owned:
                 await res.close()
 

@@ -57,7 +57,11 @@ class Resources:
         self._pg_pool_lock = asyncio.Lock()
 
     async def pg_pool(self) -> asyncpg.Pool:
-        """The asyncpg pool of the application role (row-level security applies), opened on first use."""
+        """The asyncpg pool of the application role (row-level security applies), opened on first use.
+
+        For single statements that set their own tenant context transaction-locally (see
+        ``server/domain/jobs/listing.py``): connections go back to the pool without a reset query.
+        """
         pool = self._pg_pool
         if pool is None:
             async with self._pg_pool_lock:
@@ -93,8 +97,9 @@ async def _keep_connection(connection: asyncpg.Connection) -> None:
     """No reset round trip when a connection goes back to the pool.
 
     What runs on this pool is single statements outside explicit transactions whose settings are
-    transaction-local (``set_config(..., true)``): nothing outlives the statement. asyncpg still
-    closes a connection returned in a transaction or in a broken state.
+    transaction-local (``set_config(..., true)``): nothing outlives the statement. asyncpg still rolls
+    back a connection returned inside a transaction, waits out a cancelled query and drops a broken one.
+    Whoever adds a use of this pool keeps to that rule (no session-level SET, LISTEN or advisory lock).
     """
 
 
