@@ -88,6 +88,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     afip_wsfe_url: str = "https://wswhomo.afip.gov.ar/wsfev1/service.asmx"
     afip_padron_url: str = "https://awshomo.afip.gov.ar/sr-padron/webservices/personaServiceA5"
     afip_timeout_seconds: int = 30
+    # Mercado Pago (server/domain/payments): the platform's application (OAuth client id/secret; each
+    # organisation connects its own seller account), the API and authorisation addresses (the local sandbox
+    # in `campotech dev` and tests), the webhook secret of the application (one for the platform: MP signs
+    # every notification of the application with it), and the public address MP reaches us at
+    # (notification_url, OAuth redirect_uri); default http://host:port.
+    mercadopago_client_id: str | None = None
+    mercadopago_client_secret: str | None = None
+    mercadopago_api_base: str = "https://api.mercadopago.com"
+    mercadopago_auth_base: str = "https://auth.mercadopago.com"
+    mercadopago_webhook_secret: str | None = None
+    mercadopago_timeout_seconds: int = 10
+    public_base_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -156,6 +168,13 @@ ENV_VARS: dict[str, str] = {
     "afip_wsfe_url": "CAMPOTECH_AFIP_WSFE_URL",
     "afip_padron_url": "CAMPOTECH_AFIP_PADRON_URL",
     "afip_timeout_seconds": "CAMPOTECH_AFIP_TIMEOUT_SECONDS",
+    "mercadopago_client_id": "CAMPOTECH_MERCADOPAGO_CLIENT_ID",
+    "mercadopago_client_secret": "CAMPOTECH_MERCADOPAGO_CLIENT_SECRET",
+    "mercadopago_api_base": "CAMPOTECH_MERCADOPAGO_API_BASE",
+    "mercadopago_auth_base": "CAMPOTECH_MERCADOPAGO_AUTH_BASE",
+    "mercadopago_webhook_secret": "CAMPOTECH_MERCADOPAGO_WEBHOOK_SECRET",
+    "mercadopago_timeout_seconds": "CAMPOTECH_MERCADOPAGO_TIMEOUT_SECONDS",
+    "public_base_url": "CAMPOTECH_PUBLIC_BASE_URL",
 }
 
 AFIP_PRODUCTION_URLS = {
@@ -187,6 +206,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         "idempotency_ttl_seconds",
         "photo_max_bytes",
         "afip_timeout_seconds",
+        "mercadopago_timeout_seconds",
     ):
         if isinstance(raw.get(field), str):
             try:
@@ -230,8 +250,10 @@ def validate(settings: Settings) -> None:
     if not 0 < settings.queue_org_share <= 1:
         raise SettingsError("CAMPOTECH_QUEUE_ORG_SHARE must be greater than 0 and at most 1")
     _validate_otp_delivery(settings)
+    _validate_test_otp(settings)
     _validate_master_key(settings)
     _validate_storage(settings)
+    _validate_mercadopago(settings)
     if not 0 < settings.photo_max_bytes <= PHOTO_MAX_BYTES_CEILING:
         raise SettingsError(
             f"CAMPOTECH_PHOTO_MAX_BYTES must be between 1 and {PHOTO_MAX_BYTES_CEILING}, got {settings.photo_max_bytes}"
@@ -302,6 +324,58 @@ def _validate_storage(settings: Settings) -> None:
         raise SettingsError(
             "CAMPOTECH_S3_ACCESS_KEY_ID and CAMPOTECH_S3_SECRET_ACCESS_KEY go together: set both, or neither to use "
             "the AWS environment's own credentials (e.g. an instance role)"
+        )
+
+
+def _validate_test_otp(settings: Settings) -> None:
+    """Fixed test codes must parse at start-up (a typo would otherwise be a 500 at the first sign-in)."""
+    if not settings.test_otp:
+        return
+    from server.domain.auth.otp import parse_test_otp
+
+    try:
+        parse_test_otp(settings.test_otp)
+    except ValueError as exc:
+        raise SettingsError(f"{exc} (e.g. +5491155550001:123456,+5491155550002:123456)") from None
+
+
+def _validate_mercadopago(settings: Settings) -> None:
+    """Mercado Pago's addresses are http(s) URLs; production refuses the sandbox (loopback, plain http,
+    sandbox credentials) and half a configuration (client id, secret and webhook secret go together)."""
+    for field in ("mercadopago_api_base", "mercadopago_auth_base", "public_base_url"):
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(f"{ENV_VARS[field]} must be an http(s) URL, got {value!r}")
+    if not 1 <= settings.mercadopago_timeout_seconds <= 120:
+        raise SettingsError("CAMPOTECH_MERCADOPAGO_TIMEOUT_SECONDS must be between 1 and 120")
+    if not settings.is_production:
+        return
+    fields = ("mercadopago_client_id", "mercadopago_client_secret", "mercadopago_webhook_secret")
+    given = [field for field in fields if getattr(settings, field)]
+    if not given:
+        return  # Mercado Pago not offered: payments are recorded by hand
+    missing = [ENV_VARS[field] for field in fields if field not in given]
+    if missing:
+        raise SettingsError(f"Mercado Pago needs {', '.join(missing)} too (or none of them to switch it off)")
+    for field in ("mercadopago_api_base", "mercadopago_auth_base", "public_base_url"):
+        value = getattr(settings, field)
+        if value is None:
+            raise SettingsError(f"{ENV_VARS[field]} must be set in production (Mercado Pago calls us back there)")
+        url = urlsplit(value)
+        if url.scheme != "https" or url.hostname in _LOOPBACK:
+            raise SettingsError(
+                f"{ENV_VARS[field]} must be a public https address in production (the local Mercado Pago sandbox "
+                f"is for development), got {value!r}"
+            )
+    if str(settings.mercadopago_client_id).lower().startswith("sandbox") or len(
+        str(settings.mercadopago_webhook_secret)
+    ) < 16:
+        raise SettingsError(
+            "CAMPOTECH_MERCADOPAGO_CLIENT_ID / CAMPOTECH_MERCADOPAGO_WEBHOOK_SECRET look like the sandbox's: use the "
+            "application's real credentials (Mercado Pago Developers > Tus integraciones)"
         )
 
 

@@ -245,3 +245,9 @@ def test_production_sends_the_whatsapp_token_over_https_only() -> None:
         load_settings({**environ, "CAMPOTECH_WHATSAPP_API_BASE": "http://graph.example"})
     # a local stand-in (the sandbox, a benchmark) may be plain http
     assert load_settings({**environ, "CAMPOTECH_WHATSAPP_API_BASE": "http://127.0.0.1:20001"}).is_production
+
+
+def test_a_malformed_test_otp_is_refused_at_start_up() -> None:
+    with pytest.raises(SettingsError, match="PHONE:6-DIGIT-CODE"):
+        load_settings({"CAMPOTECH_TEST_OTP": "123456"})
+    assert load_settings({"CAMPOTECH_TEST_OTP": "+5491155550001:123456"}).test_otp

@@ -8,10 +8,12 @@ ticket store, and ``loginCms`` is called only when no stored ticket is valid lon
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from server.db.base import utcnow
 from server.db.engine import tenant_transaction
 from server.domain.afip_credentials.services import SigningMaterialUnavailable, load_signing_material
 from server.domain.afip_credentials.tickets import DbTicketStore
@@ -28,6 +30,7 @@ EXTRAS_KEY = "afip_gateway"
 WSFE_SERVICE = "wsfe"
 PADRON_SERVICE = "ws_sr_constancia_inscripcion"
 LOGIN_LOCK_SECONDS = 60
+TICKET_MARGIN = datetime.timedelta(minutes=10)  # as get_ticket: never use a ticket closer than this to expiry
 
 
 class AfipNotConfigured(AfipPermanentError):
@@ -41,10 +44,14 @@ class AfipGateway:
         self.wsaa = WsaaClient(settings.afip_wsaa_url, timeout=settings.afip_timeout_seconds)
         self.wsfe = WsfeClient(settings.afip_wsfe_url, timeout=settings.afip_timeout_seconds)
         self.padron = PadronClient(settings.afip_padron_url, timeout=settings.afip_timeout_seconds)
-        self._current: dict[tuple[uuid.UUID, str], Ticket] = {}
+        self._current: dict[tuple[uuid.UUID, str], tuple[str, Ticket]] = {}  # (org, service) → (CUIT, ticket)
         self._rejected: dict[tuple[uuid.UUID, str], Ticket] = {}
 
     async def auth(self, org_id: uuid.UUID, service: str = WSFE_SERVICE) -> Auth:
+        cached = self._current.get((org_id, service))
+        if cached is not None and cached[1].expires_at - utcnow() > TICKET_MARGIN:
+            # the ticket this process stored or read last: valid for a while yet, no database round trip
+            return Auth(token=cached[1].token, sign=cached[1].sign, cuit=cached[0])
         resources = self.resources
         keys = keyring_for(resources)
         try:
@@ -67,14 +74,14 @@ class AfipGateway:
             lock=self._login_lock,
             invalid=self._rejected.pop((org_id, service), None),
         )
-        self._current[(org_id, service)] = ticket
+        self._current[(org_id, service)] = (cuit, ticket)
         return Auth(token=ticket.token, sign=ticket.sign, cuit=cuit)
 
     async def renew_ticket(self, org_id: uuid.UUID, service: str = WSFE_SERVICE) -> None:
         """AFIP refused our ticket (WSFE 600): the next ``auth`` logs in again instead of reusing it."""
-        ticket = self._current.pop((org_id, service), None)
-        if ticket is not None:
-            self._rejected[(org_id, service)] = ticket
+        cached = self._current.pop((org_id, service), None)
+        if cached is not None:
+            self._rejected[(org_id, service)] = cached[1]
 
     def _login_lock(self, cuit: str, service: str) -> AbstractAsyncContextManager[Any]:
         """One loginCms per CUIT and service across processes (AFIP refuses a second live ticket)."""

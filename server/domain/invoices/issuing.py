@@ -57,6 +57,7 @@ CIRCUIT_OPEN_SECONDS = 120
 NUMBER_TAKEN_CODES = frozenset({10016})  # "not the next number / date": resync and try again
 TICKET_REJECTED_CODE = 600  # WSFE: token or sign invalid or expired
 SEQUENCE_LOCK_SECONDS = 300  # longer than a task's timeout: a dead worker's lock expires, a live one's never
+BATCH_WHILE_LOCKED = 50  # invoices of the same sequence a lock holder issues besides its own
 
 
 class AfipUnavailable(Exception):
@@ -171,13 +172,47 @@ class Issuer:
             invoice = await session.get(Invoice, invoice_id)
             if invoice is None or invoice.status != InvoiceStatus.PENDING_CAE:
                 return Outcome("skipped", str(invoice_id))
-            key = _lock_key(org_id, int(invoice.point_of_sale or 0), int(invoice.receipt_type or 0))
+            pos, cbte_tipo = int(invoice.point_of_sale or 0), int(invoice.receipt_type or 0)
+        key = _lock_key(org_id, pos, cbte_tipo)
         # one issuer per (org, point of sale, receipt type) across every process; a Redis lock holds no
         # database connection while it waits, and expires if its holder dies (longer than any attempt)
-        async with resources.redis.lock(key, timeout=SEQUENCE_LOCK_SECONDS, sleep=0.02, blocking_timeout=None):
-            return await self._issue_locked(org_id, invoice_id)
+        async with resources.redis.lock(key, timeout=SEQUENCE_LOCK_SECONDS, sleep=0.01, blocking_timeout=None):
+            outcome = await self._issue_locked(org_id, invoice_id)
+            await self._issue_waiting(org_id, pos, cbte_tipo, outcome.number if outcome.status == "issued" else None)
+            return outcome
 
-    async def _issue_locked(self, org_id: uuid.UUID, invoice_id: uuid.UUID) -> Outcome:
+    async def _issue_waiting(self, org_id: uuid.UUID, pos: int, cbte_tipo: int, last: int | None) -> None:
+        """While holding the sequence, issue what else waits on it (oldest request first).
+
+        Each of those invoices has its own queued task; when it runs it finds the invoice issued and
+        skips. A failure here is left to that task (it retries with its own attempts), so one bad
+        invoice never holds up the others. Bounded, so a steady stream cannot keep one task forever.
+        """
+        async with tenant_transaction(self.resources.sessionmaker, org_id) as session:
+            waiting = list(
+                await session.scalars(
+                    select(Invoice.id)
+                    .where(
+                        Invoice.status == InvoiceStatus.PENDING_CAE,
+                        Invoice.point_of_sale == pos,
+                        Invoice.receipt_type == cbte_tipo,
+                    )
+                    .order_by(Invoice.requested_at, Invoice.id)
+                    .limit(BATCH_WHILE_LOCKED)
+                )
+            )
+        for other in waiting:
+            try:
+                outcome = await self._issue_locked(org_id, other, last)
+            except AfipError:
+                log.info("left for its own task", invoice=str(other))
+                return  # AFIP is struggling: stop here, every task retries on its own schedule
+            last = outcome.number if outcome.status == "issued" else None
+
+    async def _issue_locked(self, org_id: uuid.UUID, invoice_id: uuid.UUID, known_last: int | None = None) -> Outcome:
+        """Issue one invoice; the caller holds its sequence. ``known_last``: the number AFIP authorised a
+        moment ago under the same hold (skips asking FECompUltimoAutorizado again; a number taken meanwhile
+        by another system is answered 10016 and resynced)."""
         resources = self.resources
         async with tenant_transaction(resources.sessionmaker, org_id) as session:
             invoice = await session.get(Invoice, invoice_id)
@@ -200,7 +235,10 @@ class Issuer:
                     if _is_ours(stored, invoice):
                         return await self._finish_from_stored(org_id, invoice_id, stored)
                     reserved = None  # that number went to another receipt: take a new one
-            last = await self.gateway.wsfe.last_authorized(auth, pos, cbte_tipo)
+            if known_last is not None and reserved is None:
+                last = known_last
+            else:
+                last = await self.gateway.wsfe.last_authorized(auth, pos, cbte_tipo)
             number = reserved if reserved is not None and reserved == last + 1 else last + 1
             issue_date = await self._reserve(org_id, invoice_id, number)
             request = build_request(invoice, lines, number, issue_date, associated)
@@ -236,7 +274,7 @@ class Issuer:
         }
         if codes & NUMBER_TAKEN_CODES and not (codes - NUMBER_TAKEN_CODES):
             await self._unreserve(org_id, invoice_id)
-            raise ResyncNeeded("10016", "the number or date is not the next one: resync")
+            raise ResyncNeeded("the number or date is not the next one: resync", code=10016)
         reasons = _messages(result.errors, "error") + _messages(result.observations, "observation")
         return await self._reject(org_id, invoice_id, reasons)
 
