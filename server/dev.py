@@ -1,9 +1,18 @@
-"""`campotech dev` (embedded PostgreSQL + Redis, migrations, demo data, API + worker in one process)
-and `campotech serve` (the API on DATABASE_URL / REDIS_URL).
+"""`campotech dev` (embedded PostgreSQL + Redis, the AFIP and Mercado Pago sandboxes, migrations, demo data,
+API + worker and the web client in one process) and `campotech serve` (the API on DATABASE_URL / REDIS_URL).
 
 The embedded servers live under ``settings.data_dir`` (``postgres/``, ``redis/``) and survive between
-runs; ``--reset`` starts them clean. On Ctrl-C or SIGTERM the API stops first (its lifespan stops the
-queue worker), then Redis, then PostgreSQL; the same happens when start-up fails halfway.
+runs; ``--reset`` starts them clean. The AFIP sandbox (``server/sandbox/afip``) runs in this process on
+127.0.0.1 (its port kept in ``dev-afip.json`` like Redis's), with its CA in ``afip-sandbox/`` so the demo
+organisation's certificate stays valid, and what it issued (receipts, tickets) saved there on stop, so
+AFIP's last numbers keep matching the database across runs. The Mercado Pago sandbox
+(``server/sandbox/mercadopago.py``) runs the same way (port in ``dev-mercadopago.json``, what it remembers —
+connected accounts, links, payments — in ``mercadopago-sandbox.json``), with application credentials made
+once in the dev secrets; the API's ``public_base_url`` is its own address, so Mercado Pago's notifications
+reach the webhook route. The web client (``client.app.asgi_app``, Flet without CDN) is served by a second
+uvicorn in this process (port in ``dev-web.json``). On Ctrl-C or SIGTERM the API stops first (its lifespan
+stops the queue worker), then the web client, the Mercado Pago and AFIP sandboxes, Redis and PostgreSQL;
+the same happens when start-up fails halfway.
 """
 
 from __future__ import annotations
@@ -22,20 +31,40 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psutil
 
-from server.domain.demo.seed import DEMO_CODE, DEMO_TEST_OTP, DemoSummary, seed_demo
+from server.domain.demo.seed import DEMO_CODE, DEMO_TEST_OTP, DemoAfip, DemoSummary, ensure_demo_afip, seed_demo
 from server.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from server.runtime import Resources
-from server.settings import Settings, load_settings, plain_pg_url
+from server.settings import ENV_VARS, Settings, load_settings, plain_pg_url
+
+if TYPE_CHECKING:
+    from server.sandbox.afip.app import RunningAfipSandbox
+    from server.sandbox.mercadopago import RunningMercadoPagoSandbox
 
 DEV_DATABASE = "campotech"
 SECRETS_FILE = "dev-secrets.json"
 REDIS_STATE_FILE = "dev-redis.json"  # in data_dir: the embedded Redis port (kept across --reset) and its pid
 LOCK_FILE = "dev.lock"
+AFIP_STATE_FILE = "dev-afip.json"  # in data_dir: the AFIP sandbox's port (kept across runs)
+AFIP_SANDBOX_DIR = "afip-sandbox"  # in data_dir: the sandbox CA (ca.key, ca.crt) and its memory
+AFIP_MEMORY_FILE = "memory.json"  # in AFIP_SANDBOX_DIR: receipts issued and live tickets, saved on stop
+AFIP_URL_SETTINGS = ("afip_wsaa_url", "afip_wsfe_url", "afip_padron_url")
+AFIP_SAVE_SECONDS = 2.0  # the sandbox's memory is also saved this often when it changed (a crash loses less)
+MERCADOPAGO_STATE_FILE = "dev-mercadopago.json"  # in data_dir: the Mercado Pago sandbox's port
+MERCADOPAGO_MEMORY_FILE = "mercadopago-sandbox.json"  # in data_dir: its accounts, links and payments (mode 600)
+MERCADOPAGO_SETTINGS = (
+    "mercadopago_client_id",
+    "mercadopago_client_secret",
+    "mercadopago_api_base",
+    "mercadopago_auth_base",
+    "mercadopago_webhook_secret",
+)
+WEB_STATE_FILE = "dev-web.json"  # in data_dir: the web client's port
+WEB_CLIENT_DIR = "web-client"  # in data_dir: the web client's local stores (one a signed-in user)
 GRACEFUL_SHUTDOWN_SECONDS = 2.0  # open HTTP connections get this long before being closed
 PROCESS_STOP_SECONDS = 5.0
 HIGHEST_FIXED_PORT = 32767  # 32768+ is the range for outgoing connections on these machines
@@ -145,18 +174,26 @@ def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
 class DevSecrets:
     secret_key: str
     admin_token: str
+    mercadopago_client_id: str  # the dev "application" at the Mercado Pago sandbox
+    mercadopago_client_secret: str
+    mercadopago_webhook_secret: str
 
 
 def load_dev_secrets(data_dir: Path) -> DevSecrets:
-    """The dev secret key and admin token, made on first run and kept in ``data_dir`` (mode 600)."""
+    """The dev secret key, admin token and Mercado Pago sandbox credentials, made on first run (a value
+    missing from an older file is added) and kept in ``data_dir`` (mode 600)."""
     path = data_dir / SECRETS_FILE
     stored: dict[str, str] = {}
     if path.exists():
         with contextlib.suppress(ValueError):
-            stored = json.loads(path.read_text())
+            loaded = json.loads(path.read_text())
+            stored = loaded if isinstance(loaded, dict) else {}
     wanted = {
         "secret_key": stored.get("secret_key") or secrets.token_urlsafe(48),
         "admin_token": stored.get("admin_token") or secrets.token_urlsafe(24),
+        "mercadopago_client_id": stored.get("mercadopago_client_id") or str(10**15 + secrets.randbelow(9 * 10**15)),
+        "mercadopago_client_secret": stored.get("mercadopago_client_secret") or secrets.token_urlsafe(32),
+        "mercadopago_webhook_secret": stored.get("mercadopago_webhook_secret") or secrets.token_hex(32),
     }
     if wanted != stored:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -167,11 +204,57 @@ def load_dev_secrets(data_dir: Path) -> DevSecrets:
 
 
 def reset_embedded_data(data_dir: Path) -> None:
-    """Stop any server left running on ``data_dir`` and delete its PostgreSQL and Redis folders."""
+    """Stop any server left running on ``data_dir`` and delete its PostgreSQL and Redis folders, what the
+    AFIP sandbox remembers (its receipts belong to the deleted database; its CA is kept), what the Mercado
+    Pago sandbox remembers (accounts and links of the deleted organisations) and the web client's stores."""
     stop_leftover_redis(data_dir)
     stop_leftover_postgres(data_dir / "postgres")
-    for name in ("postgres", "redis"):
+    for name in ("postgres", "redis", WEB_CLIENT_DIR):
         shutil.rmtree(data_dir / name, ignore_errors=True)
+    (data_dir / AFIP_SANDBOX_DIR / AFIP_MEMORY_FILE).unlink(missing_ok=True)
+    (data_dir / MERCADOPAGO_MEMORY_FILE).unlink(missing_ok=True)
+
+
+def dev_is_running(data_dir: Path) -> bool:
+    """Whether a `campotech dev` holds ``data_dir`` (its lock is taken)."""
+    path = data_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
+
+
+def with_running_dev(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, str | None]:
+    """For admin commands in another terminal: when DATABASE_URL is unset and a `campotech dev` runs on the
+    data folder, its embedded PostgreSQL and Redis (and AFIP sandbox, unless CAMPOTECH_AFIP_*_URL are set).
+    Returns the settings and a line saying so (None when nothing was taken from it)."""
+    data_dir = settings.data_dir.resolve()
+    if settings.database_url or not dev_is_running(data_dir):
+        return settings, None
+    changes: dict[str, Any] = {"database_url": f"postgresql://postgres:@/{DEV_DATABASE}?host={data_dir / 'postgres'}"}
+    redis_port = read_redis_state(data_dir).get("port")
+    if not settings.redis_url and redis_port:
+        changes["redis_url"] = f"redis://127.0.0.1:{redis_port}/0"
+    afip_port = read_afip_state(data_dir).get("port")
+    if afip_port and not afip_from_environment(environ):
+        from server.sandbox.afip.app import PADRON_PATH, WSAA_PATH, WSFE_PATH
+
+        base = f"http://127.0.0.1:{afip_port}"
+        changes.update(
+            afip_wsaa_url=base + WSAA_PATH, afip_wsfe_url=base + WSFE_PATH, afip_padron_url=base + PADRON_PATH
+        )
+    mercadopago_port = read_port_state(data_dir, MERCADOPAGO_STATE_FILE).get("port")
+    if mercadopago_port and not mercadopago_from_environment(environ):
+        changes.update(mercadopago_sandbox_settings(f"http://127.0.0.1:{mercadopago_port}", load_dev_secrets(data_dir)))
+    note = f"using the `campotech dev` running on {data_dir}" + (
+        f" (AFIP sandbox http://127.0.0.1:{afip_port})" if "afip_wsfe_url" in changes else ""
+    )
+    return msgspec.structs.replace(settings, **changes), note
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -342,6 +425,409 @@ def backends(settings: Settings, signals: ShutdownSignals) -> Iterator[Backends]
         )
 
 
+# --- the AFIP sandbox ---------------------------------------------------------------------------
+
+
+def afip_from_environment(environ: Mapping[str, str]) -> list[str]:
+    """The CAMPOTECH_AFIP_*_URL variables that are set: then AFIP is theirs and no sandbox is started."""
+    return [ENV_VARS[name] for name in AFIP_URL_SETTINGS if environ.get(ENV_VARS[name])]
+
+
+def read_port_state(data_dir: Path, name: str) -> dict[str, int]:
+    """``{"port": n}`` from the state file ``name`` in ``data_dir`` ({} when missing or unreadable)."""
+    try:
+        state = json.loads((data_dir / name).read_text())
+    except (OSError, ValueError):
+        return {}
+    port = state.get("port") if isinstance(state, dict) else None
+    return {"port": port} if isinstance(port, int) and not isinstance(port, bool) else {}
+
+
+def choose_port(data_dir: Path, name: str, host: str = "127.0.0.1") -> int:
+    """The port of the previous run (state file ``name``) when still free, else a new free one below 32768."""
+    saved = read_port_state(data_dir, name).get("port")
+    if saved and saved <= HIGHEST_FIXED_PORT and port_is_free(host, saved):
+        return saved
+    return free_port()
+
+
+def write_port_state(data_dir: Path, name: str, port: int) -> None:
+    (data_dir / name).write_text(json.dumps({"port": port}))
+
+
+def read_afip_state(data_dir: Path) -> dict[str, int]:
+    return read_port_state(data_dir, AFIP_STATE_FILE)
+
+
+def choose_afip_port(data_dir: Path) -> int:
+    """The AFIP sandbox's port of the previous run when still free, else a new free one below 32768."""
+    return choose_port(data_dir, AFIP_STATE_FILE)
+
+
+def save_afip_memory(running: RunningAfipSandbox, folder: Path) -> None:
+    """Receipts issued and live tickets, so the next run answers AFIP's last numbers as the database expects."""
+    wsfe, wsaa = running.sandbox.wsfe, running.sandbox.wsaa
+    with wsaa._lock:
+        tickets = [
+            {
+                **{k: getattr(t, k) for k in ("token", "sign", "service", "cuit", "fingerprint")},
+                "generatedAt": t.generated_at.isoformat(),
+                "expiresAt": t.expires_at.isoformat(),
+            }
+            for t in wsaa._tickets.values()
+            if t.expires_at > wsaa.clock()
+        ]
+    memory = {
+        "receipts": [{**r.as_dict(), "observations": [list(o) for o in r.observations]} for r in wsfe.receipts()],
+        "caeSeq": wsfe._cae_seq,
+        "tickets": tickets,
+    }
+    encoded = json.dumps(memory, default=_encode_decimal)  # before touching the file: all or nothing
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / (AFIP_MEMORY_FILE + ".tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(encoded)
+    staging.replace(folder / AFIP_MEMORY_FILE)
+
+
+def _encode_decimal(value: object) -> object:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    raise TypeError(f"{type(value).__name__} cannot be saved")
+
+
+def _decode_decimal(value: dict[str, Any]) -> object:
+    from decimal import Decimal
+
+    return Decimal(value["$decimal"]) if set(value) == {"$decimal"} else value
+
+
+def restore_afip_memory(running: RunningAfipSandbox, folder: Path) -> int:
+    """What ``save_afip_memory`` kept; returns how many receipts. An unreadable file is ignored (a fresh AFIP)."""
+    import datetime
+
+    from server.sandbox.afip.wsaa import LiveTicket
+    from server.sandbox.afip.wsfe import IssuedReceipt
+
+    try:
+        memory = json.loads((folder / AFIP_MEMORY_FILE).read_text(), object_hook=_decode_decimal)
+        receipts = [
+            IssuedReceipt(
+                cuit=str(r["cuit"]),
+                pto_vta=int(r["ptoVta"]),
+                cbte_tipo=int(r["cbteTipo"]),
+                number=int(r["number"]),
+                cae=str(r["cae"]),
+                cae_due=datetime.date.fromisoformat(r["caeDue"]),
+                processed_at=str(r["processedAt"]),
+                detail=dict(r["detail"]),
+                observations=[(int(code), str(msg)) for code, msg in r.get("observations", [])],
+            )
+            for r in memory["receipts"]
+        ]
+        tickets = [
+            LiveTicket(
+                token=t["token"],
+                sign=t["sign"],
+                service=t["service"],
+                cuit=t["cuit"],
+                fingerprint=t["fingerprint"],
+                generated_at=datetime.datetime.fromisoformat(t["generatedAt"]),
+                expires_at=datetime.datetime.fromisoformat(t["expiresAt"]),
+            )
+            for t in memory.get("tickets", [])
+        ]
+        cae_seq = int(memory.get("caeSeq", 0))
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError):
+        return 0
+    wsfe, wsaa = running.sandbox.wsfe, running.sandbox.wsaa
+    with wsfe._lock:
+        for receipt in receipts:
+            wsfe._receipts.setdefault((receipt.cuit, receipt.pto_vta, receipt.cbte_tipo), {})[receipt.number] = receipt
+        wsfe._cae_seq = max(wsfe._cae_seq, cae_seq)
+    with wsaa._lock:
+        for ticket in tickets:
+            wsaa._tickets[ticket.token] = ticket
+            wsaa._live[(ticket.fingerprint, ticket.service)] = ticket.token
+    return len(receipts)
+
+
+class AfipMemoryKeeper:
+    """Saves the sandbox's memory every ``AFIP_SAVE_SECONDS`` when it changed, from a daemon thread, so a run
+    that is killed (not stopped) loses at most the last moments of what AFIP issued."""
+
+    def __init__(self, running: RunningAfipSandbox, folder: Path) -> None:
+        import threading
+
+        self.running = running
+        self.folder = folder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="afip-sandbox-memory", daemon=True)
+        self._saved = self._signature()
+
+    def _signature(self) -> tuple[int, int, int]:
+        sandbox = self.running.sandbox
+        return (len(sandbox.wsfe.receipts()), sandbox.wsfe._cae_seq, len(sandbox.wsaa._tickets))
+
+    def _run(self) -> None:
+        while not self._stop.wait(AFIP_SAVE_SECONDS):
+            current = self._signature()
+            if current != self._saved:
+                with contextlib.suppress(OSError, TypeError, ValueError):
+                    save_afip_memory(self.running, self.folder)
+                    self._saved = current
+
+    def start(self) -> AfipMemoryKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(AFIP_SAVE_SECONDS + 1)
+
+
+@contextlib.contextmanager
+def afip_sandbox(data_dir: Path, signals: ShutdownSignals) -> Iterator[RunningAfipSandbox]:
+    """The AFIP sandbox on 127.0.0.1 (CA and memory in ``data_dir/afip-sandbox``), stopped on the way out."""
+    from server.sandbox.afip.app import start_afip_sandbox
+
+    folder = data_dir / AFIP_SANDBOX_DIR
+    port = choose_afip_port(data_dir)
+    running: RunningAfipSandbox | None = None
+    keeper: AfipMemoryKeeper | None = None
+    try:
+        with signals.deferred():
+            try:
+                running = start_afip_sandbox("127.0.0.1", port, data_dir=folder)
+            except RuntimeError as exc:
+                raise DevError(
+                    f"the AFIP sandbox did not start on 127.0.0.1:{port} ({exc}); "
+                    f"delete {data_dir / AFIP_STATE_FILE} to let it choose another port"
+                ) from exc
+            (data_dir / AFIP_STATE_FILE).write_text(json.dumps({"port": port}))
+            remembered = restore_afip_memory(running, folder)
+            keeper = AfipMemoryKeeper(running, folder).start()
+        say(
+            f"  AFIP        sandbox on {running.url} (CA in {folder}"
+            + (f"; remembers {remembered} receipt{'s' if remembered > 1 else ''})" if remembered else ")")
+        )
+        yield running
+    finally:
+        signals.stop_unwinding()  # stopping must not be cut in half by a second Ctrl-C
+        if keeper is not None:
+            keeper.stop()
+        if running is not None:
+            try:
+                save_afip_memory(running, folder)
+            except (OSError, TypeError, ValueError) as exc:
+                say(f"  AFIP        could not save what the sandbox issued ({exc}); the next run starts it empty")
+            finally:
+                running.stop()
+
+
+# --- the Mercado Pago sandbox --------------------------------------------------------------------
+
+
+def mercadopago_from_environment(environ: Mapping[str, str]) -> list[str]:
+    """The CAMPOTECH_MERCADOPAGO_* variables (credentials, addresses) that are set: then Mercado Pago is
+    theirs and no sandbox is started."""
+    return [ENV_VARS[name] for name in MERCADOPAGO_SETTINGS if environ.get(ENV_VARS[name])]
+
+
+def mercadopago_sandbox_settings(url: str, dev_secrets: DevSecrets) -> dict[str, str]:
+    """The API's Mercado Pago settings for the sandbox at ``url`` (both API and OAuth live there)."""
+    return {
+        "mercadopago_api_base": url,
+        "mercadopago_auth_base": url,
+        "mercadopago_client_id": dev_secrets.mercadopago_client_id,
+        "mercadopago_client_secret": dev_secrets.mercadopago_client_secret,
+        "mercadopago_webhook_secret": dev_secrets.mercadopago_webhook_secret,
+    }
+
+
+def save_mercadopago_memory(running: RunningMercadoPagoSandbox, path: Path) -> dict[str, Any]:
+    """What the sandbox remembers, written atomically with mode 600 (it holds the sellers' tokens)."""
+    state = running.sandbox.dump()
+    staging = path.with_suffix(".tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out)
+    staging.replace(path)
+    return state
+
+
+def restore_mercadopago_memory(running: RunningMercadoPagoSandbox, path: Path) -> int:
+    """Load what a previous run saved; returns how many payments it remembers (0 when nothing usable)."""
+    try:
+        state = json.loads(path.read_text())
+        if not isinstance(state, dict):
+            return 0
+        running.sandbox.load(state)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0
+    return len(running.sandbox.payments())
+
+
+class MercadoPagoMemoryKeeper:
+    """Saves the Mercado Pago sandbox's memory every ``AFIP_SAVE_SECONDS`` when it changed (daemon thread)."""
+
+    def __init__(self, running: RunningMercadoPagoSandbox, path: Path) -> None:
+        import threading
+
+        self.running = running
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mercadopago-sandbox-memory", daemon=True)
+        self._saved = self._signature(running.sandbox.dump())
+
+    @staticmethod
+    def _signature(state: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in state.items() if k != "next_id"}, sort_keys=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(AFIP_SAVE_SECONDS):
+            with contextlib.suppress(OSError, TypeError, ValueError):
+                current = self._signature(self.running.sandbox.dump())
+                if current != self._saved:
+                    save_mercadopago_memory(self.running, self.path)
+                    self._saved = current
+
+    def start(self) -> MercadoPagoMemoryKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(AFIP_SAVE_SECONDS + 1)
+
+
+@contextlib.contextmanager
+def mercadopago_sandbox(
+    data_dir: Path, dev_secrets: DevSecrets, signals: ShutdownSignals
+) -> Iterator[RunningMercadoPagoSandbox]:
+    """The Mercado Pago sandbox on 127.0.0.1 with the dev application's credentials, its memory loaded
+    from ``data_dir`` and saved there on the way out (and whenever it changes)."""
+    from server.sandbox.mercadopago import start_mercadopago_sandbox
+
+    memory = data_dir / MERCADOPAGO_MEMORY_FILE
+    port = choose_port(data_dir, MERCADOPAGO_STATE_FILE)
+    running: RunningMercadoPagoSandbox | None = None
+    keeper: MercadoPagoMemoryKeeper | None = None
+    try:
+        with signals.deferred():
+            try:
+                running = start_mercadopago_sandbox(
+                    "127.0.0.1",
+                    port,
+                    webhook_secret=dev_secrets.mercadopago_webhook_secret,
+                    client_id=dev_secrets.mercadopago_client_id,
+                    client_secret=dev_secrets.mercadopago_client_secret,
+                )
+            except RuntimeError as exc:
+                raise DevError(
+                    f"the Mercado Pago sandbox did not start on 127.0.0.1:{port} ({exc}); "
+                    f"delete {data_dir / MERCADOPAGO_STATE_FILE} to let it choose another port"
+                ) from exc
+            write_port_state(data_dir, MERCADOPAGO_STATE_FILE, port)
+            remembered = restore_mercadopago_memory(running, memory)
+            keeper = MercadoPagoMemoryKeeper(running, memory).start()
+        say(
+            f"  Mercado Pago sandbox on {running.url}"
+            + (f" (remembers {remembered} payment{'s' if remembered > 1 else ''})" if remembered else "")
+        )
+        yield running
+    finally:
+        signals.stop_unwinding()
+        if keeper is not None:
+            keeper.stop()
+        if running is not None:
+            try:
+                save_mercadopago_memory(running, memory)
+            except (OSError, TypeError, ValueError) as exc:
+                say(f"  Mercado Pago could not save what the sandbox holds ({exc}); the next run starts it empty")
+            finally:
+                running.stop()
+
+
+# --- the web client -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunningWebClient:
+    """The Flet web client served by uvicorn in a background thread of this process."""
+
+    url: str
+    server: Any
+    thread: Any
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(GRACEFUL_SHUTDOWN_SECONDS + PROCESS_STOP_SECONDS)
+
+
+def start_web_client(host: str, port: int, api_base: str, data_dir: Path, timeout: float = 20.0) -> RunningWebClient:
+    """Serve ``client.app.asgi_app(api_base)`` (no CDN: the page loads offline) on ``host:port``."""
+    import threading
+
+    import uvicorn
+
+    from client.app import asgi_app
+
+    config = uvicorn.Config(
+        asgi_app(api_base, data_dir=data_dir),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    server = uvicorn.Server(config)  # in a thread: uvicorn leaves the signals to the main thread
+    thread = threading.Thread(target=server.run, name="web-client", daemon=True)
+    running = RunningWebClient(url=display_base_url(host, port), server=server, thread=thread)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            running.stop()
+            raise RuntimeError("it did not answer in time" if thread.is_alive() else "its server exited")
+        time.sleep(0.02)
+    return running
+
+
+@contextlib.contextmanager
+def web_client(settings: Settings, signals: ShutdownSignals) -> Iterator[RunningWebClient]:
+    """The web client next to the API (same host, its own port kept across runs), stopped on the way out."""
+    data_dir = settings.data_dir
+    port = choose_port(data_dir, WEB_STATE_FILE, settings.host)
+    running: RunningWebClient | None = None
+    try:
+        with signals.deferred():
+            try:
+                running = start_web_client(
+                    settings.host,
+                    port,
+                    display_base_url(settings.host, settings.port),
+                    data_dir / WEB_CLIENT_DIR,
+                )
+            except (RuntimeError, OSError) as exc:
+                raise DevError(
+                    f"the web client did not start on {settings.host}:{port} ({exc}); "
+                    f"delete {data_dir / WEB_STATE_FILE} to let it choose another port"
+                ) from exc
+            write_port_state(data_dir, WEB_STATE_FILE, port)
+        say(f"  Web client  {running.url} (Flet, no CDN)")
+        yield running
+    finally:
+        signals.stop_unwinding()
+        if running is not None:
+            running.stop()
+
+
 def _hide_password(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -422,20 +908,69 @@ async def serve_api(
         announcer.cancel()
 
 
-async def load_demo_data(settings: Settings) -> DemoSummary:
-    """The demo organisation and its team, through the app's own services (as the app role)."""
+async def load_demo_data(
+    settings: Settings, afip: RunningAfipSandbox | None = None
+) -> tuple[DemoSummary, DemoAfip | None]:
+    """The demo organisation and its team, through the app's own services (as the app role); with the AFIP
+    sandbox, also ready to invoice (fiscal data, customers, a certificate its CA signed)."""
     resources = await Resources.open(settings)
     try:
-        return await seed_demo(resources)
+        demo = await seed_demo(resources)
+        demo_afip = await ensure_demo_afip(settings, resources, afip.sandbox.wsaa.ca) if afip is not None else None
+        return demo, demo_afip
     finally:
         await resources.close()
 
 
-def dev_banner(settings: Settings, found: Backends, demo: DemoSummary, *, token_from_env: bool) -> str:
+def afip_rows(settings: Settings, afip: RunningAfipSandbox | None, demo_afip: DemoAfip | None) -> list[tuple[str, str]]:
+    if afip is None:
+        return [("AFIP", f"from CAMPOTECH_AFIP_*_URL ({settings.afip_wsfe_url})")]
+    rows = [("AFIP sandbox", f"{afip.url}  (WSAA, WSFEv1, padrón A5; `campotech afip check --org <CUIT>`)")]
+    if demo_afip is not None:
+        rows.append(
+            (
+                "  invoicing",
+                f"demo organisation ready: point of sale {demo_afip.point_of_sale}, AFIP certificate until "
+                f"{demo_afip.certificate_not_after:%Y-%m-%d}, customers with CUIT and consumidor final",
+            )
+        )
+    return rows
+
+
+def mercadopago_rows(settings: Settings, mercadopago: RunningMercadoPagoSandbox | None) -> list[tuple[str, str]]:
+    if mercadopago is None:
+        return [("Mercado Pago", f"from CAMPOTECH_MERCADOPAGO_* ({settings.mercadopago_api_base})")]
+    return [
+        (
+            "Mercado Pago sandbox",
+            f"{mercadopago.url}  (connect it as the owner, then a payment link's page pays it; "
+            f"webhooks to {settings.public_base_url})",
+        )
+    ]
+
+
+def web_client_rows(web: RunningWebClient | None) -> list[tuple[str, str]]:
+    if web is None:
+        return []
+    return [("Técnico (web)", f"{web.url}  (open it in a phone-sized window; sign in with a demo phone)")]
+
+
+def dev_banner(
+    settings: Settings,
+    found: Backends,
+    demo: DemoSummary,
+    *,
+    token_from_env: bool,
+    afip: RunningAfipSandbox | None = None,
+    demo_afip: DemoAfip | None = None,
+    mercadopago: RunningMercadoPagoSandbox | None = None,
+    web: RunningWebClient | None = None,
+) -> str:
     """What `campotech dev` prints once the API answers: every URL, the admin token, where data lives."""
     token = "(from CAMPOTECH_ADMIN_TOKEN)" if token_from_env else settings.admin_token or ""
     rows = [
         *served_urls(settings.host, settings.port).items(),
+        *web_client_rows(web),
         ("Admin token", f"{token}  (header X-Admin-Token)"),
         ("Demo data", f"organisation {demo.describe()}"),
         *((f"  {m.role.value}", f"{m.phone}  {m.full_name}") for m in demo.members),
@@ -447,18 +982,34 @@ def dev_banner(settings: Settings, found: Backends, demo: DemoSummary, *, token_
         ),
         ("PostgreSQL", _hide_password(found.database_url) + ("  (embedded)" if found.postgres_embedded else "")),
         ("Redis", _hide_password(found.redis_url) + ("  (embedded)" if found.redis_embedded else "")),
+        *afip_rows(settings, afip, demo_afip),
+        *mercadopago_rows(settings, mercadopago),
         ("Queue worker", "in this process" if settings.worker_in_process else "off (--no-worker)"),
         ("Data folder", f"{settings.data_dir}  (`campotech dev --reset` starts clean)"),
-        ("Stop", f"Ctrl-C (or SIGTERM): stops {what_stops(settings, found)}"),
+        (
+            "Stop",
+            "Ctrl-C (or SIGTERM): stops "
+            + what_stops(
+                settings, found, afip=afip is not None, mercadopago=mercadopago is not None, web=web is not None
+            ),
+        ),
     ]
     return format_banner("CampoTech dev server is running", rows)
 
 
-def what_stops(settings: Settings, found: Backends) -> str:
-    """What Ctrl-C stops in this run, e.g. "the API, the worker, Redis and PostgreSQL"."""
+def what_stops(
+    settings: Settings, found: Backends, *, afip: bool = False, mercadopago: bool = False, web: bool = False
+) -> str:
+    """What Ctrl-C stops in this run, e.g. "the API, the worker, the AFIP sandbox, Redis and PostgreSQL"."""
     parts = ["the API"]
     if settings.worker_in_process:
         parts.append("the worker")
+    if web:
+        parts.append("the web client")
+    if mercadopago:
+        parts.append("the Mercado Pago sandbox")
+    if afip:
+        parts.append("the AFIP sandbox")
     if found.redis_embedded:
         parts.append("Redis")
     if found.postgres_embedded:
@@ -475,9 +1026,26 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 def dev_app_settings(
-    environ: Mapping[str, str], settings: Settings, found: Backends, dev_secrets: DevSecrets, *, worker: bool
+    environ: Mapping[str, str],
+    settings: Settings,
+    found: Backends,
+    dev_secrets: DevSecrets,
+    *,
+    worker: bool,
+    afip: RunningAfipSandbox | None = None,
+    mercadopago: RunningMercadoPagoSandbox | None = None,
 ) -> Settings:
-    """The API's settings in dev: the backends found, the dev secrets unless set, readable logs unless set."""
+    """The API's settings in dev: the backends found, the AFIP and Mercado Pago sandboxes (when running; then
+    the public address is the API's own unless set, so notifications reach it), the dev secrets unless set,
+    readable logs unless set."""
+    afip_urls: dict[str, Any] = (
+        {"afip_wsaa_url": afip.wsaa_url, "afip_wsfe_url": afip.wsfe_url, "afip_padron_url": afip.padron_url}
+        if afip is not None
+        else {}
+    )
+    if mercadopago is not None:
+        afip_urls.update(mercadopago_sandbox_settings(mercadopago.url, dev_secrets))
+        afip_urls["public_base_url"] = settings.public_base_url or display_base_url(settings.host, settings.port)
     return load_settings(
         environ,
         port=settings.port,
@@ -490,6 +1058,7 @@ def dev_app_settings(
         admin_token=settings.admin_token or dev_secrets.admin_token,
         log_json=settings.log_json if "CAMPOTECH_LOG_JSON" in environ else False,
         test_otp=settings.test_otp or DEMO_TEST_OTP,
+        **afip_urls,
     )
 
 
@@ -507,13 +1076,33 @@ def run_dev(options: DevOptions, environ: Mapping[str, str] | None = None) -> in
                 say(f"  --reset: deleting the embedded PostgreSQL and Redis data in {data_dir}")
                 reset_embedded_data(data_dir)
             dev_secrets = load_dev_secrets(data_dir)
-            with backends(settings, signals) as found:
+            with backends(settings, signals) as found, contextlib.ExitStack() as sandboxes:
                 prepare_database(found.database_url, settings)
                 say(f"  Database    migrated; the API connects as role {settings.app_db_role} (no RLS bypass)")
-                app_settings = dev_app_settings(environ, settings, found, dev_secrets, worker=options.worker)
-                demo = asyncio.run(load_demo_data(app_settings))
+                afip = None
+                if not afip_from_environment(environ):
+                    afip = sandboxes.enter_context(afip_sandbox(data_dir, signals))
+                mercadopago = None
+                if not mercadopago_from_environment(environ):
+                    mercadopago = sandboxes.enter_context(mercadopago_sandbox(data_dir, dev_secrets, signals))
+                app_settings = dev_app_settings(
+                    environ, settings, found, dev_secrets, worker=options.worker, afip=afip, mercadopago=mercadopago
+                )
+                demo, demo_afip = asyncio.run(load_demo_data(app_settings, afip))
                 say(f"  Demo data   {demo.describe()}")
-                banner = dev_banner(app_settings, found, demo, token_from_env=bool(settings.admin_token))
+                if demo_afip is not None:
+                    say(f"              ready to invoice: {demo_afip.describe()}")
+                web = sandboxes.enter_context(web_client(app_settings, signals))
+                banner = dev_banner(
+                    app_settings,
+                    found,
+                    demo,
+                    token_from_env=bool(settings.admin_token),
+                    afip=afip,
+                    demo_afip=demo_afip,
+                    mercadopago=mercadopago,
+                    web=web,
+                )
                 if signals.requested:
                     raise KeyboardInterrupt
                 from server.asgi import create_app  # late: importing the whole app takes seconds
@@ -521,8 +1110,7 @@ def run_dev(options: DevOptions, environ: Mapping[str, str] | None = None) -> in
                 app = create_app(app_settings)
                 app.state.echo_otp_codes = True  # sandbox codes are shown on this console
                 asyncio.run(serve_api(app, app_settings, signals, on_started=lambda: say(banner)))
-                if found.redis_embedded or found.postgres_embedded:
-                    say("API stopped; stopping the embedded servers …")
+                say("API stopped; stopping the web client and the embedded servers …")
         except KeyboardInterrupt:
             say("stopped before the server was ready")
             return 0

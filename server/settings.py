@@ -370,9 +370,10 @@ def _validate_mercadopago(settings: Settings) -> None:
                 f"{ENV_VARS[field]} must be a public https address in production (the local Mercado Pago sandbox "
                 f"is for development), got {value!r}"
             )
-    if str(settings.mercadopago_client_id).lower().startswith("sandbox") or len(
-        str(settings.mercadopago_webhook_secret)
-    ) < 16:
+    if (
+        str(settings.mercadopago_client_id).lower().startswith("sandbox")
+        or len(str(settings.mercadopago_webhook_secret)) < 16
+    ):
         raise SettingsError(
             "CAMPOTECH_MERCADOPAGO_CLIENT_ID / CAMPOTECH_MERCADOPAGO_WEBHOOK_SECRET look like the sandbox's: use the "
             "application's real credentials (Mercado Pago Developers > Tus integraciones)"

@@ -77,8 +77,39 @@ class ErrorCode(StrEnum):
     INVOICE_NOT_READY = "invoice_not_ready"
     INVOICE_TRANSITION_NOT_ALLOWED = "invoice_transition_not_allowed"
     INVOICE_NOT_ISSUED = "invoice_not_issued"
+    # payments
+    PAYMENT_NOT_FOUND = "payment_not_found"
+    PAYMENT_REFERENCE_REQUIRED = "payment_reference_required"
+    PAYMENT_AMOUNT_INVALID = "payment_amount_invalid"
+    PAYMENT_EXCEEDS_BALANCE = "payment_exceeds_balance"
+    PAYMENT_INVOICE_CLOSED = "payment_invoice_closed"
+    PAYMENT_NOTHING_DUE = "payment_nothing_due"
+    REFUND_NOT_ALLOWED = "refund_not_allowed"
+    REFUND_EXCEEDS_PAID = "refund_exceeds_paid"
+    DISPUTE_NOT_FOUND = "dispute_not_found"
+    DISPUTE_TRANSITION_NOT_ALLOWED = "dispute_transition_not_allowed"
+    DISCREPANCY_NOT_FOUND = "discrepancy_not_found"
+    MERCADOPAGO_UNAVAILABLE = "mercadopago_unavailable"
+    MERCADOPAGO_NOT_CONNECTED = "mercadopago_not_connected"
+    MERCADOPAGO_NOT_CONFIGURED = "mercadopago_not_configured"
+    MERCADOPAGO_STATE_INVALID = "mercadopago_state_invalid"
+    MERCADOPAGO_REJECTED = "mercadopago_rejected"
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
     # queues
     DEAD_LETTER_NOT_FOUND = "dead_letter_not_found"
+    # offline sync (server/domain/sync; codes named in the sync protocol, shared/schemas/sync.py)
+    SYNC_BATCH_TOO_LARGE = "sync.batch_too_large"
+    SYNC_UNKNOWN_OPERATION = "sync.unknown_operation"
+    SYNC_OPERATION_INVALID = "sync.operation_invalid"
+    SYNC_OP_ID_REUSED = "sync.op_id_reused"
+    SYNC_JOB_CANCELLED_ON_SERVER = "sync.job_cancelled_on_server"
+    SYNC_TRANSITION_STALE = "sync.transition_stale"
+    SYNC_TABLE_UNKNOWN = "sync.table_unknown"
+    SYNC_CONFLICT_NOT_FOUND = "sync.conflict_not_found"
+    # AFIP padrón A5 lookups
+    PADRON_CUIT_NOT_FOUND = "padron_cuit_not_found"
+    PADRON_NOT_CONFIGURED = "padron_not_configured"
+    PADRON_UNAVAILABLE = "padron_unavailable"
 
 
 # (HTTP status, default message in Spanish, es-AR)
@@ -183,6 +214,87 @@ ERROR_CATALOGUE: dict[ErrorCode, tuple[int, str]] = {
         "La factura todavía no tiene CAE: el PDF está disponible cuando AFIP la autoriza.",
     ),
     ErrorCode.DEAD_LETTER_NOT_FOUND: (404, "No existe esa tarea fallida."),
+    ErrorCode.SYNC_BATCH_TOO_LARGE: (
+        413,
+        "Se enviaron demasiadas operaciones juntas: mandá como máximo 50 por envío.",
+    ),
+    ErrorCode.SYNC_UNKNOWN_OPERATION: (
+        422,
+        "La app envió una operación que el servidor no conoce. Actualizá la app; lo cargado queda guardado.",
+    ),
+    ErrorCode.SYNC_OPERATION_INVALID: (422, "La operación tiene datos inválidos. Revisá lo cargado."),
+    ErrorCode.SYNC_OP_ID_REUSED: (409, "Ese identificador de operación ya se usó para otra cosa."),
+    ErrorCode.SYNC_JOB_CANCELLED_ON_SERVER: (
+        409,
+        "La oficina canceló este trabajo mientras estabas sin conexión. Guardamos lo que cargaste; "
+        "avisá a la oficina para decidir qué hacer.",
+    ),
+    ErrorCode.SYNC_TRANSITION_STALE: (
+        409,
+        "El trabajo cambió de estado en la oficina y este paso ya no corresponde. Revisá el estado actual.",
+    ),
+    ErrorCode.SYNC_TABLE_UNKNOWN: (
+        422,
+        "Esa tabla no se sincroniza. Las tablas son: jobs, customers, customer_addresses, "
+        "price_book_items, job_notes, job_photos y job_signatures.",
+    ),
+    ErrorCode.SYNC_CONFLICT_NOT_FOUND: (404, "No existe ese conflicto de sincronización."),
+    ErrorCode.PAYMENT_NOT_FOUND: (404, "No existe ese pago."),
+    ErrorCode.PAYMENT_REFERENCE_REQUIRED: (
+        422,
+        "Para una transferencia o un cheque indicá la referencia (número de operación o de cheque).",
+    ),
+    ErrorCode.PAYMENT_AMOUNT_INVALID: (422, "El importe tiene que ser mayor que cero, con hasta dos decimales."),
+    ErrorCode.PAYMENT_EXCEEDS_BALANCE: (
+        422,
+        "El importe supera el saldo pendiente de la factura. Revisá el monto o registrá solo lo que falta.",
+    ),
+    ErrorCode.PAYMENT_INVOICE_CLOSED: (409, "La factura está anulada: no se le pueden registrar cobros."),
+    ErrorCode.PAYMENT_NOTHING_DUE: (409, "La factura ya está paga: no queda saldo para cobrar."),
+    ErrorCode.REFUND_NOT_ALLOWED: (
+        409,
+        "Este pago no se puede devolver en su estado actual (solo pagos aprobados y no devueltos del todo).",
+    ),
+    ErrorCode.REFUND_EXCEEDS_PAID: (
+        422,
+        "La devolución supera lo cobrado menos lo ya devuelto. Indicá un importe menor o igual al disponible.",
+    ),
+    ErrorCode.DISPUTE_NOT_FOUND: (404, "No existe ese contracargo o reclamo."),
+    ErrorCode.DISPUTE_TRANSITION_NOT_ALLOWED: (409, "El reclamo no puede pasar a ese estado desde el actual."),
+    ErrorCode.DISCREPANCY_NOT_FOUND: (404, "No existe esa diferencia de conciliación."),
+    ErrorCode.MERCADOPAGO_UNAVAILABLE: (
+        503,
+        "Mercado Pago no está disponible en este momento. Podés registrar el cobro como pago manual "
+        "(efectivo, transferencia o cheque) y volver a generar el link más tarde.",
+    ),
+    ErrorCode.MERCADOPAGO_NOT_CONNECTED: (
+        409,
+        "La organización no tiene una cuenta de Mercado Pago conectada. Conectala en Configuración > "
+        "Integraciones o registrá un pago manual.",
+    ),
+    ErrorCode.MERCADOPAGO_NOT_CONFIGURED: (
+        503,
+        "Mercado Pago no está configurado en este servidor. Registrá los cobros como pagos manuales.",
+    ),
+    ErrorCode.MERCADOPAGO_STATE_INVALID: (
+        400,
+        "El enlace de autorización de Mercado Pago venció o ya se usó. Volvé a iniciar la conexión.",
+    ),
+    ErrorCode.MERCADOPAGO_REJECTED: (422, "Mercado Pago rechazó la operación. Revisá los datos o probá más tarde."),
+    ErrorCode.WEBHOOK_SIGNATURE_INVALID: (401, "La firma de la notificación no es válida."),
+    ErrorCode.PADRON_CUIT_NOT_FOUND: (
+        404,
+        "AFIP no tiene ese CUIT en su padrón. Revisá el número o cargá los datos a mano.",
+    ),
+    ErrorCode.PADRON_NOT_CONFIGURED: (
+        409,
+        "Para consultar el padrón de AFIP la organización necesita su certificado de AFIP vigente. "
+        "El dueño lo puede cargar en Configuración > AFIP.",
+    ),
+    ErrorCode.PADRON_UNAVAILABLE: (
+        503,
+        "AFIP no responde en este momento. Probá de nuevo en unos minutos o cargá los datos a mano.",
+    ),
 }
 
 

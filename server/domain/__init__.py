@@ -10,6 +10,7 @@ from typing import Any
 
 from server.domain.admin.controllers import ROUTES as ADMIN_ROUTES
 from server.domain.afip_credentials.controllers import ROUTES as AFIP_CREDENTIAL_ROUTES
+from server.domain.afip_padron.controllers import ROUTES as AFIP_PADRON_ROUTES
 from server.domain.audit.controllers import ROUTES as AUDIT_ROUTES
 from server.domain.auth.controllers import ROUTES as AUTH_ROUTES
 from server.domain.customers.controllers import ROUTES as CUSTOMER_ROUTES
@@ -20,12 +21,18 @@ from server.domain.jobs.attachment_controllers import ROUTES as JOB_ATTACHMENT_R
 from server.domain.jobs.controllers import ROUTES as JOB_ROUTES
 from server.domain.jobs.tasks import TASKS as JOB_TASKS
 from server.domain.organizations.controllers import ROUTES as ORGANIZATION_ROUTES
+from server.domain.payments.controllers import ROUTES as PAYMENT_ROUTES
+from server.domain.payments.controllers import TASKS as PAYMENT_TASKS
+from server.domain.payments.controllers import WEBHOOK_ROUTES as PAYMENT_WEBHOOK_ROUTES
 from server.domain.pricebook.controllers import ROUTES as PRICEBOOK_ROUTES
+from server.domain.sync.controllers import ROUTES as SYNC_ROUTES
+from server.domain.sync.tasks import TASKS as SYNC_TASKS
 from server.domain.system.controllers import ROUTES as SYSTEM_ROUTES
 from server.domain.users.controllers import ROUTES as USER_ROUTES
 
 ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "system": SYSTEM_ROUTES,
+    "payment_webhooks": PAYMENT_WEBHOOK_ROUTES,
 }
 
 API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
@@ -38,14 +45,19 @@ API_ROUTES_BY_DOMAIN: dict[str, list[Any]] = {
     "jobs": JOB_ROUTES,
     "job_attachments": JOB_ATTACHMENT_ROUTES,
     "dispatch": DISPATCH_ROUTES,
+    "sync": SYNC_ROUTES,
     "audit": AUDIT_ROUTES,
     "invoices": INVOICE_ROUTES,
     "afip_credentials": AFIP_CREDENTIAL_ROUTES,
+    "payments": PAYMENT_ROUTES,
+    "afip_padron": AFIP_PADRON_ROUTES,
 }
 
 TASKS_BY_DOMAIN: dict[str, list[Any]] = {
     "jobs": JOB_TASKS,
     "invoices": INVOICE_TASKS,
+    "payments": PAYMENT_TASKS,
+    "sync": SYNC_TASKS,
 }
 
 

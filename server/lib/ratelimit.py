@@ -159,17 +159,17 @@ def is_rate_limited_path(path: str) -> bool:
 
 
 def api_limiter(scope: Scope) -> RateLimiter | None:
-    """The API limiter of the running app (one a Redis client), None before start-up."""
+    """The API limiter of the running app (one a Redis client and key prefix), None before start-up."""
     state = scope["app"].state
     resources = getattr(state, "resources", None)
     if resources is None:
         return None
-    limiter = resources.extras.get("api_rate_limiter")
+    prefix = f"{state.settings.queue_prefix}:rl"  # apps sharing resources (tests) may count apart
+    limiters: dict[tuple[int, str], RateLimiter] = resources.extras.setdefault("api_rate_limiters", {})
+    limiter = limiters.get((id(resources.redis), prefix))
     if limiter is None or limiter.redis is not resources.redis:
-        limiter = resources.extras["api_rate_limiter"] = RateLimiter(
-            resources.redis, f"{state.settings.queue_prefix}:rl"
-        )
-    return limiter  # type: ignore[no-any-return]
+        limiter = limiters[(id(resources.redis), prefix)] = RateLimiter(resources.redis, prefix)
+    return limiter
 
 
 def _api_limit(scope: Scope) -> int:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from server.sandbox.serving import ThreadedAsgiServer
+
 DEFAULT_ACCESS_TOKEN = "sandbox-whatsapp-token"
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
 
@@ -310,43 +312,12 @@ class WhatsAppSandbox:
         )
 
 
-class RunningWhatsAppSandbox:
+class RunningWhatsAppSandbox(ThreadedAsgiServer):
     """A sandbox served by uvicorn in a background thread; ``stop()`` (or ``with``) ends it."""
 
     def __init__(self, sandbox: WhatsAppSandbox, host: str, port: int) -> None:
-        import uvicorn
-
         self.sandbox = sandbox
-        self.host = host
-        self.port = port
-        config = uvicorn.Config(sandbox, host=host, port=port, log_config=None, access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="whatsapp-sandbox", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> RunningWhatsAppSandbox:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the WhatsApp sandbox did not start on {self.url}")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def __enter__(self) -> RunningWhatsAppSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(sandbox, host, port, name="whatsapp-sandbox", label="the WhatsApp sandbox")
 
 
 def start_whatsapp_sandbox(

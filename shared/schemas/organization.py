@@ -32,6 +32,8 @@ class OrganizationSettings(CamelStruct):
     default_point_of_sale: int | None
     working_hours: list[WorkingDay]
     auto_invoice: bool
+    mercadopago_max_installments: int = 12  # most cuotas a payment link offers
+    payment_link_days: int = 7  # a payment link expires after this many days
 
 
 class OrganizationUpdate(CamelStruct):
@@ -44,3 +46,5 @@ class OrganizationUpdate(CamelStruct):
     default_point_of_sale: Annotated[int, msgspec.Meta(ge=1, le=99998)] | msgspec.UnsetType | None = msgspec.UNSET
     working_hours: list[WorkingDay] | msgspec.UnsetType = msgspec.UNSET
     auto_invoice: bool | msgspec.UnsetType = msgspec.UNSET
+    mercadopago_max_installments: Annotated[int, msgspec.Meta(ge=1, le=24)] | msgspec.UnsetType = msgspec.UNSET
+    payment_link_days: Annotated[int, msgspec.Meta(ge=1, le=60)] | msgspec.UnsetType = msgspec.UNSET

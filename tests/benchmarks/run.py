@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import importlib
@@ -270,6 +271,12 @@ def server_environment(stack: Stack, data_dir: Path, queue_prefix: str) -> dict[
             "CAMPOTECH_WORKER_IN_PROCESS": "false",
             # the per-client rate limit would turn a benchmark into 429s: measured, never triggered
             "CAMPOTECH_API_RATE_LIMIT_PER_MINUTE": str(10**9),
+            # Mercado Pago configured as production requires (nothing is called: no worker runs)
+            "CAMPOTECH_MERCADOPAGO_CLIENT_ID": "benchmark",
+            "CAMPOTECH_MERCADOPAGO_CLIENT_SECRET": secrets.token_urlsafe(24),
+            "CAMPOTECH_MERCADOPAGO_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+            "CAMPOTECH_PUBLIC_BASE_URL": "https://campotech.invalid",
+            "CAMPOTECH_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         }
     )
     return env

@@ -1,6 +1,16 @@
 """`campotech dev` end to end, as a newcomer runs it: `uv run campotech dev --port N` with no
 DATABASE_URL / REDIS_URL, on a fresh data folder, then SIGTERM to its process group; then a second
 run on the same folder reuses the data. Nothing may keep running after either stop.
+
+The whole system is there: the banner names the Mercado Pago sandbox and the web client (Flet, served
+without a CDN); the demo owner connects Mercado Pago through the sandbox's OAuth consent, sends a payment
+link for the issued invoice, the sandbox pays it and the invoice turns paid; after a restart the account is
+still connected (the sandbox remembers its tokens) and the next invoice is paid the same way.
+
+Issue #5 as a new user tries it: the demo owner issues an invoice through the API against the AFIP
+sandbox `campotech dev` started, downloads the PDF and scans its QR; after a restart the next invoice
+gets the next number (the sandbox remembers what it issued), and `campotech afip check` finds the
+running instance by itself.
 """
 
 from __future__ import annotations
@@ -17,15 +27,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import psutil
 import pytest
 
-from server.dev import postmaster_pid, stop_leftover_postgres, stop_leftover_redis
+from server.dev import port_is_free, postmaster_pid, stop_leftover_postgres, stop_leftover_redis
 from server.settings import PROJECT_ROOT
+from shared.fiscal.qr import decode_qr_url
 
 READY_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 10
@@ -53,12 +66,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_dev(data_dir: Path, log_path: Path) -> DevRun:
-    """`uv run campotech dev --port N` in its own session, with the environment of a fresh checkout."""
+def fresh_checkout_env(data_dir: Path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("CAMPOTECH_")
     }
     env["CAMPOTECH_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def start_dev(data_dir: Path, log_path: Path) -> DevRun:
+    """`uv run campotech dev --port N` in its own session, with the environment of a fresh checkout."""
+    env = fresh_checkout_env(data_dir)
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -203,7 +221,7 @@ def check_running_instance(run: DevRun, data_dir: Path) -> tuple[str, dict[str, 
     return banner, values
 
 
-def sign_in_as_demo_owner(base_url: str) -> None:
+def sign_in_as_demo_owner(base_url: str) -> str:
     """What the README tells a newcomer to do: a demo phone, its fixed code, then an authenticated call."""
     asked = httpx.post(f"{base_url}/api/v1/auth/otp/request", json={"phone": "+5491155550001"}, timeout=10)
     assert asked.status_code == 202, asked.text
@@ -225,6 +243,134 @@ def sign_in_as_demo_owner(base_url: str) -> None:
         f"{base_url}/api/v1/users", headers={"Authorization": f"Bearer {refreshed.json()['accessToken']}"}, timeout=10
     )
     assert {m["role"] for m in team.json()} == {"owner", "admin", "dispatcher", "technician", "accountant"}
+    return str(refreshed.json()["refreshToken"])
+
+
+def refresh(base_url: str, refresh_token: str) -> tuple[str, str]:
+    """(access token, next refresh token): the session of the first run goes on after a restart."""
+    refreshed = httpx.post(f"{base_url}/api/v1/auth/refresh", json={"refreshToken": refresh_token}, timeout=10)
+    assert refreshed.status_code == 200, refreshed.text
+    return refreshed.json()["accessToken"], refreshed.json()["refreshToken"]
+
+
+def qr_of_first_page(pdf: bytes, folder: Path) -> str:
+    """What a phone reads off the printed invoice: the page rendered (pdftoppm), the QR scanned (zbarimg)."""
+    (folder / "invoice.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", str(folder / "invoice.pdf"), str(folder / "page")],
+        check=True,
+    )
+    [png] = sorted(folder.glob("page*.png"))
+    scan = subprocess.run(["zbarimg", "--raw", "-q", str(png)], check=True, capture_output=True, text=True)
+    return scan.stdout.strip()
+
+
+def issue_invoice(run: DevRun, access: str, folder: Path) -> dict[str, Any]:
+    """The demo owner invoices the demo customer with CUIT: draft, CAE from the AFIP sandbox, PDF, QR."""
+    api, headers = f"{run.base_url}/api/v1", {"Authorization": f"Bearer {access}"}
+    customers = httpx.get(f"{api}/customers", headers=headers, timeout=10).json()["items"]
+    company = next(c for c in customers if c["docType"] == "cuit" and c["ivaCondition"] == "responsable_inscripto")
+    lines = [{"description": "Carga de gas R410A y prueba de estanqueidad", "quantity": "1", "unitPrice": "62000.00"}]
+    draft = httpx.post(
+        f"{api}/invoices", headers=headers, json={"customerId": company["id"], "lines": lines}, timeout=10
+    )
+    assert draft.status_code == 201, draft.text
+    invoice_id = draft.json()["id"]
+    asked = httpx.post(f"{api}/invoices/{invoice_id}/cae", headers=headers, timeout=10)
+    assert asked.status_code == 202, asked.text
+    deadline = time.monotonic() + 30
+    while (invoice := httpx.get(f"{api}/invoices/{invoice_id}", headers=headers, timeout=10).json())[
+        "status"
+    ] == "pending_cae":
+        assert time.monotonic() < deadline, f"no CAE within 30 s:\n{run.output()[-4000:]}"
+        time.sleep(0.2)
+    assert invoice["status"] == "issued", invoice["afipMessages"]
+    assert (invoice["letter"], invoice["receiptType"], invoice["pointOfSale"]) == ("A", 1, 1)
+    pdf = httpx.get(f"{api}/invoices/{invoice_id}/pdf", headers=headers, timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    qr = decode_qr_url(qr_of_first_page(pdf.content, folder))
+    assert qr["cuit"] == 30712345671 and (qr["ptoVta"], qr["tipoCmp"]) == (1, 1)
+    assert qr["nroCmp"] == invoice["number"] and qr["codAut"] == int(invoice["cae"])
+    assert qr["nroDocRec"] == int(company["docNumber"])
+    assert Decimal(str(qr["importe"])) == Decimal(invoice["totalAmount"]) == Decimal("75020.00")
+    return invoice
+
+
+def afip_receipts(sandbox_url: str) -> dict[int, str]:
+    """Number → CAE of the demo organisation's Facturas A, as the AFIP sandbox holds them."""
+    params = {"cuit": "30712345671", "ptoVta": 1, "cbteTipo": 1}
+    answer = httpx.get(f"{sandbox_url}/_sandbox/receipts", params=params, timeout=5)
+    return {r["number"]: r["cae"] for r in answer.json()["receipts"]}
+
+
+def afip_sandbox_url(banner: str) -> tuple[str, int]:
+    match = re.match(r"(http://127\.0\.0\.1:(\d+))\s", banner_value(banner, "AFIP sandbox"))
+    assert match, banner
+    assert int(match.group(2)) < 32768
+    return match.group(1), int(match.group(2))
+
+
+def banner_url(banner: str, label: str) -> tuple[str, int]:
+    """The http://127.0.0.1:PORT a banner row starts with (a fixed port, below the ephemeral range)."""
+    match = re.match(r"(http://127\.0\.0\.1:(\d+))\s", banner_value(banner, label))
+    assert match, banner
+    assert int(match.group(2)) < 32768
+    return match.group(1), int(match.group(2))
+
+
+def check_web_client(web_url: str) -> None:
+    """The technician's web client answers with Flet's page, whose assets come from this server, not a CDN."""
+    page = httpx.get(f"{web_url}/", timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "flet.noCdn=true" in page.text and 'canvasKitBaseUrl="/canvaskit/"' in page.text
+    assert not re.findall(r"(?:src|href)=\"https?://", page.text), "the page loads something from the internet"
+    for asset in ("flutter_bootstrap.js", "python.js", "canvaskit/canvaskit.js"):
+        assert httpx.get(f"{web_url}/{asset}", timeout=10).status_code == 200, asset
+
+
+def has_payment_links(base_url: str) -> bool:
+    paths = httpx.get(f"{base_url}/schema/openapi.json", timeout=10).json()["paths"]
+    return "/api/v1/invoices/{invoice_id}/payment-link" in paths and "/api/v1/payments/mercadopago/connect" in paths
+
+
+def connect_mercadopago(run: DevRun, access: str) -> dict[str, Any]:
+    """The owner's "Conectar Mercado Pago": consent at the sandbox, which sends the browser back to the API."""
+    headers = {"Authorization": f"Bearer {access}"}
+    start = httpx.get(f"{run.base_url}/api/v1/payments/mercadopago/connect", headers=headers, timeout=10)
+    assert start.status_code == 200, start.text
+    consent = httpx.get(start.json()["authorizationUrl"], follow_redirects=False, timeout=10)
+    assert consent.status_code == 302, consent.text
+    back = consent.headers["location"]
+    assert back.startswith(f"{run.base_url}/api/v1/payments/mercadopago/callback?")
+    connected = httpx.get(back, timeout=10)
+    assert connected.status_code == 200, connected.text
+    return connected.json()
+
+
+def pay_invoice_through_mercadopago(run: DevRun, access: str, mp_url: str, invoice: dict[str, Any]) -> int:
+    """A payment link for the invoice, paid at the sandbox; its webhook reaches the API and the invoice turns
+    paid. Returns Mercado Pago's payment id."""
+    api, headers = f"{run.base_url}/api/v1", {"Authorization": f"Bearer {access}"}
+    link = httpx.post(f"{api}/invoices/{invoice['id']}/payment-link", headers=headers, timeout=15)
+    assert link.status_code == 201, link.text
+    assert link.json()["initPoint"].startswith(f"{mp_url}/checkout/")
+    assert Decimal(link.json()["amount"]) == Decimal(invoice["totalAmount"])
+    checkout = httpx.get(link.json()["initPoint"], timeout=10)
+    assert checkout.status_code == 200 and "Mercado Pago" in checkout.text
+    paid = httpx.post(
+        f"{mp_url}/_sandbox/preferences/{link.json()['preferenceId']}/pay",
+        json={"status": "approved", "installments": 3},
+        timeout=10,
+    )
+    assert paid.status_code == 201, paid.text
+    deadline = time.monotonic() + 30
+    while (after := httpx.get(f"{api}/invoices/{invoice['id']}", headers=headers, timeout=10).json())[
+        "status"
+    ] != "paid":
+        assert time.monotonic() < deadline, f"invoice not paid within 30 s: {after}\n{run.output()[-4000:]}"
+        time.sleep(0.2)
+    assert Decimal(after["paidAmount"]) == Decimal(invoice["totalAmount"])
+    return int(paid.json()["id"])
 
 
 def redis_port_of(values: dict[str, str]) -> int:
@@ -243,16 +389,39 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
     started = time.monotonic()
     first = start_dev(dev_data_dir, logs / "first.log")
     try:
-        _, values = check_running_instance(first, dev_data_dir)
+        banner, values = check_running_instance(first, dev_data_dir)
         timings["first run ready"] = time.monotonic() - started
         assert "added organization" in values["Demo data"]
         assert values["PostgreSQL"].endswith("(embedded)")
-        sign_in_as_demo_owner(first.base_url)
+        refresh_token = sign_in_as_demo_owner(first.base_url)
+        sandbox_url, sandbox_port = afip_sandbox_url(banner)
+        assert "demo organisation ready: point of sale 1" in banner_value(banner, "invoicing")
+        assert "the AFIP sandbox" in banner_value(banner, "Stop")
+        mp_url, mp_port = banner_url(banner, "Mercado Pago sandbox")
+        web_url, web_port = banner_url(banner, "Técnico (web)")
+        assert "phone-sized window" in banner_value(banner, "Técnico (web)")
+        assert "the web client" in banner_value(banner, "Stop")
+        assert "the Mercado Pago sandbox" in banner_value(banner, "Stop")
+        check_web_client(web_url)
+        started = time.monotonic()
+        access, refresh_token = refresh(first.base_url, refresh_token)
+        invoice = issue_invoice(first, access, logs)
+        timings["first invoice issued, PDF scanned"] = time.monotonic() - started
+        assert afip_receipts(sandbox_url) == {invoice["number"]: invoice["cae"]}
+        assert has_payment_links(first.base_url)
+        started = time.monotonic()
+        connection = connect_mercadopago(first, access)
+        assert connection["connected"] is True and connection["mpUserId"]
+        first_payment = pay_invoice_through_mercadopago(first, access, mp_url, invoice)
+        timings["Mercado Pago connected, link paid"] = time.monotonic() - started
         first_redis_port = redis_port_of(values)
         first_token = values["Admin token"]
         secrets_file = dev_data_dir / "dev-secrets.json"
         assert secrets_file.stat().st_mode & 0o777 == 0o600
         timings["first stop"] = stop_and_check(first, dev_data_dir)
+        assert port_is_free("127.0.0.1", sandbox_port), "the AFIP sandbox kept its port after the stop"
+        assert port_is_free("127.0.0.1", mp_port), "the Mercado Pago sandbox kept its port after the stop"
+        assert port_is_free("127.0.0.1", web_port), "the web client kept its port after the stop"
     finally:
         if first.process.poll() is None:
             os.killpg(first.process.pid, signal.SIGKILL)
@@ -261,9 +430,45 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
     started = time.monotonic()
     second = start_dev(dev_data_dir, logs / "second.log")
     try:
-        _, values = check_running_instance(second, dev_data_dir)
+        banner, values = check_running_instance(second, dev_data_dir)
         timings["second run ready"] = time.monotonic() - started
         assert values["Demo data"].endswith("already there")
+        # the same AFIP sandbox address; it remembers the first invoice, so the next one follows it
+        assert afip_sandbox_url(banner) == (sandbox_url, sandbox_port)
+        access, refresh_token = refresh(second.base_url, refresh_token)
+        following = issue_invoice(second, access, logs)
+        assert following["number"] == invoice["number"] + 1
+        # the web client and the Mercado Pago sandbox come back on their ports
+        assert banner_url(banner, "Técnico (web)") == (web_url, web_port)
+        assert banner_url(banner, "Mercado Pago sandbox") == (mp_url, mp_port)
+        check_web_client(web_url)
+        # still connected: the sandbox remembers the account's tokens and the first payment
+        status = httpx.get(
+            f"{second.base_url}/api/v1/payments/mercadopago",
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=10,
+        ).json()
+        assert status["connected"] is True and status["mpUserId"] == connection["mpUserId"]
+        remembered = httpx.get(f"{mp_url}/_sandbox/payments", timeout=10).json()["payments"]
+        assert first_payment in [p["id"] for p in remembered]
+        second_payment = pay_invoice_through_mercadopago(second, access, mp_url, following)
+        assert second_payment != first_payment
+        assert afip_receipts(sandbox_url) == {
+            invoice["number"]: invoice["cae"],
+            following["number"]: following["cae"],
+        }
+        # `campotech afip check` in another terminal finds this instance (database and sandbox) by itself
+        check = subprocess.run(
+            ["uv", "run", "campotech", "afip", "check", "--org", "30-71234567-1"],
+            cwd=PROJECT_ROOT,
+            env=fresh_checkout_env(dev_data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert f"AFIP sandbox {sandbox_url}" in check.stdout
+        assert f"point of sale 0001, Factura A (1): {following['number']}" in check.stdout
         assert redis_port_of(values) == first_redis_port
         assert values["Admin token"] == first_token
         admin_url = values["PostgreSQL"].removesuffix("(embedded)").strip()

@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 MIGRATIONS = PROJECT_ROOT / "migrations" / "versions"
 
 # Tables that deliberately carry no tenant: platform-wide data an operator manages.
-NON_TENANT_TABLES = {"alembic_version", "data_keys", "dead_letter_jobs", "system_capabilities"}
+NON_TENANT_TABLES = {
+    "alembic_version",
+    "data_keys",
+    "dead_letter_jobs",
+    "mercadopago_webhook_events",
+    "system_capabilities",
+}
 
 
 def _load_migration(filename: str) -> ModuleType:

@@ -54,6 +54,7 @@ MIGRATION = _load_migration("2026-11-25_0004_tenant_foreign_keys.py")
 LATER_MIGRATIONS = [
     _load_migration("2026-11-25_0005_customers_pricebook.py"),
     _load_migration("2026-11-25_0008_keys_afip.py"),
+    _load_migration("2026-11-25_0011_payments.py"),
 ]
 TENANT_PARENTS = {p for m in [MIGRATION, *LATER_MIGRATIONS] for p in m.TENANT_PARENTS}
 LISTED_TENANT_FOREIGN_KEYS = [fk for m in [MIGRATION, *LATER_MIGRATIONS] for fk in m.TENANT_FOREIGN_KEYS]

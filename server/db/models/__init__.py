@@ -23,8 +23,18 @@ from server.db.models.job import (
     JobStatusEvent,
 )
 from server.db.models.keys import DataKey, KeyPurpose
+from server.db.models.mercadopago import ConnectionStatus, MercadoPagoConnection, MercadoPagoWebhookEvent
 from server.db.models.organization import Organization
-from server.db.models.payment import Payment
+from server.db.models.payment import (
+    DiscrepancyKind,
+    Dispute,
+    Payment,
+    PaymentLink,
+    PaymentLinkStatus,
+    ReconciliationDiscrepancy,
+    Refund,
+    RefundStatus,
+)
 from server.db.models.pricebook import (
     ComplexityMultiplier,
     PriceBookCategory,
@@ -34,6 +44,7 @@ from server.db.models.pricebook import (
     PriceListItem,
 )
 from server.db.models.sync import SyncOperation
+from server.db.models.tombstone import SyncConflict, SyncCounter, SyncTombstone
 from server.db.models.user import User
 from server.db.models.voice import VoiceNote
 from server.db.models.whatsapp import WhatsAppMessage
@@ -49,11 +60,14 @@ __all__ = [
     "AuthSession",
     "CapabilityOverride",
     "ComplexityMultiplier",
+    "ConnectionStatus",
     "Customer",
     "CustomerAddress",
     "DataKey",
     "DeadLetterJob",
     "DeadLetterStatus",
+    "DiscrepancyKind",
+    "Dispute",
     "DocumentType",
     "Invoice",
     "InvoiceLetter",
@@ -66,15 +80,25 @@ __all__ = [
     "JobSignature",
     "JobStatusEvent",
     "KeyPurpose",
+    "MercadoPagoConnection",
+    "MercadoPagoWebhookEvent",
     "Organization",
     "Payment",
+    "PaymentLink",
+    "PaymentLinkStatus",
     "PriceBookCategory",
     "PriceBookItem",
     "PriceBookItemKind",
     "PriceList",
     "PriceListItem",
+    "ReconciliationDiscrepancy",
     "RefreshToken",
+    "Refund",
+    "RefundStatus",
+    "SyncConflict",
+    "SyncCounter",
     "SyncOperation",
+    "SyncTombstone",
     "SystemCapability",
     "User",
     "VoiceNote",

@@ -4,7 +4,7 @@ import datetime
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Computed, Index, Numeric, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Computed, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,7 @@ class Customer(OrgOwned, Base):
             postgresql_where=text("archived_at IS NULL AND phone IS NOT NULL"),
         ),
         Index("ix_customers_org_doc", "org_id", "doc_number"),
+        Index("ix_customers_org_change_seq", "org_id", "change_seq"),
         Index(
             "ix_customers_search_name_trgm",
             "search_name",
@@ -66,6 +67,8 @@ class Customer(OrgOwned, Base):
     )
     notes: Mapped[str | None] = mapped_column(Text)
     archived_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class CustomerAddress(OrgOwned, Base):
@@ -74,6 +77,7 @@ class CustomerAddress(OrgOwned, Base):
         tenant_key(),
         tenant_fk("customer_id", "customers", ondelete="CASCADE"),
         Index("ix_customer_addresses_customer", "org_id", "customer_id"),
+        Index("ix_customer_addresses_org_change_seq", "org_id", "change_seq"),
         Index(
             "uq_customer_addresses_default",
             "org_id",
@@ -94,3 +98,5 @@ class CustomerAddress(OrgOwned, Base):
     lat: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     lng: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)

@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,7 @@ class Job(OrgOwned, Base):
         Index("ix_jobs_org_status_start", "org_id", "status", "scheduled_start"),
         Index("ix_jobs_org_start", "org_id", "scheduled_start"),
         Index("ix_jobs_customer", "org_id", "customer_id"),
+        Index("ix_jobs_org_change_seq", "org_id", "change_seq"),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column()
@@ -49,6 +50,7 @@ class Job(OrgOwned, Base):
     materials: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class JobAssignment(OrgOwned, Base):
@@ -96,6 +98,7 @@ class JobNote(OrgOwned, InsertOnlyBase):
         tenant_fk("job_id", "jobs", ondelete="CASCADE"),
         tenant_fk("author_id", "users", ondelete="SET NULL"),
         Index("ix_job_notes_job", "org_id", "job_id"),
+        Index("ix_job_notes_org_change_seq", "org_id", "change_seq"),
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column()
@@ -103,6 +106,8 @@ class JobNote(OrgOwned, InsertOnlyBase):
     body: Mapped[str] = mapped_column(Text)
     device_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class JobPhoto(OrgOwned, Base):
@@ -112,6 +117,7 @@ class JobPhoto(OrgOwned, Base):
         tenant_fk("uploaded_by_id", "users", ondelete="SET NULL"),
         UniqueConstraint("job_id", "content_hash", name="uq_job_photos_job_hash"),
         Index("ix_job_photos_job", "org_id", "job_id"),
+        Index("ix_job_photos_org_change_seq", "org_id", "change_seq"),
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column()
@@ -121,16 +127,23 @@ class JobPhoto(OrgOwned, Base):
     storage_path: Mapped[str] = mapped_column(String(500))
     thumbnail_path: Mapped[str | None] = mapped_column(String(500))
     uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class JobSignature(OrgOwned, Base):
     __tablename__ = "job_signatures"
-    __table_args__ = (tenant_fk("job_id", "jobs", ondelete="CASCADE"),)
+    __table_args__ = (
+        tenant_fk("job_id", "jobs", ondelete="CASCADE"),
+        Index("ix_job_signatures_org_change_seq", "org_id", "change_seq"),
+    )
 
     job_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     signer_name: Mapped[str | None] = mapped_column(String(200))
     strokes: Mapped[list[Any]] = mapped_column(JSONB, default=list)  # vector strokes
     png_path: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class JobStatusEvent(OrgOwned, InsertOnlyBase):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, Money, OrgOwned, pg_enum, tenant_fk, tenant_key
@@ -34,6 +34,7 @@ class PriceBookItem(OrgOwned, Base):
         tenant_key(),
         tenant_fk("category_id", "price_book_categories", ondelete="SET NULL"),
         Index("ix_price_book_items_category", "org_id", "category_id"),
+        Index("ix_price_book_items_org_change_seq", "org_id", "change_seq"),
         UniqueConstraint("org_id", "code", name="uq_price_book_items_org_code"),
     )
 
@@ -46,6 +47,8 @@ class PriceBookItem(OrgOwned, Base):
     iva_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("21.00"))
     afip_product_code: Mapped[str | None] = mapped_column(String(40))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # sync (0010)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # sync (0010)
 
 
 class PriceList(OrgOwned, Base):

@@ -9,13 +9,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
-from multipart import (  # type: ignore[import-untyped]  # litestar's own multipart parser
-    MultipartSegment,
-    ParserError,
-    ParserLimitReached,
-    PushMultipartParser,
-    parse_options_header,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.domain.afip_credentials import services
@@ -25,6 +18,7 @@ from server.lib.context import resources_of
 from server.lib.errors import AppError
 from server.lib.keys import KeyRing, keyring_for
 from server.lib.tracing import trace_id_of
+from server.lib.uploads import content_type_of, multipart_boundary, multipart_parts, read_body
 from shared.errors import ErrorCode
 from shared.permissions import Permission
 
@@ -38,41 +32,8 @@ def _keys(request: Request[Any, Any, Any]) -> KeyRing:
     return keyring_for(resources_of(request))
 
 
-def _too_large() -> AppError:
-    return AppError(ErrorCode.PAYLOAD_TOO_LARGE, details={"maxBytes": CERTIFICATE_MAX_BYTES})
-
-
-async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise _too_large()
-    return bytes(body)
-
-
 def _file_of_multipart(body: bytes, boundary: str) -> bytes:
-    found: dict[str, bytes] = {}
-    segment: MultipartSegment | None = None
-    data = bytearray()
-    try:
-        with PushMultipartParser(boundary, max_segment_count=10, max_segment_size=CERTIFICATE_MAX_BYTES + 1) as parser:
-            for part in parser.parse(body):
-                if isinstance(part, MultipartSegment):
-                    segment, data = part, bytearray()
-                elif part:
-                    data.extend(part)
-                elif segment is not None:
-                    found.setdefault(segment.name or "", bytes(data))
-                    segment = None
-            parser.parse(b"")
-    except ParserLimitReached:
-        raise _too_large() from None
-    except ParserError:
-        raise AppError(ErrorCode.MALFORMED_REQUEST, "El formulario multipart no se pudo leer.") from None
+    found = multipart_parts(body, boundary, max_parts=10, max_part_bytes=CERTIFICATE_MAX_BYTES)
     for name in FILE_FIELDS:
         if name in found:
             return found[name]
@@ -85,13 +46,12 @@ def _file_of_multipart(body: bytes, boundary: str) -> bytes:
 
 async def read_certificate(request: Request[Any, Any, Any]) -> bytes:
     """The certificate: JSON ``{"certificate": "<PEM or base64 DER>"}``, a multipart file, or the raw body."""
-    media_type, options = parse_options_header(request.headers.get("content-type", ""))
+    media_type, options = content_type_of(request)
     if media_type == "multipart/form-data":
-        boundary = options.get("boundary")
-        if not boundary:
-            raise AppError(ErrorCode.MALFORMED_REQUEST, "Falta el boundary del formulario multipart.")
-        return _file_of_multipart(await _read_body(request, CERTIFICATE_MAX_BYTES + MULTIPART_OVERHEAD), boundary)
-    body = await _read_body(request, CERTIFICATE_MAX_BYTES)
+        boundary = multipart_boundary(options)
+        body = await read_body(request, CERTIFICATE_MAX_BYTES + MULTIPART_OVERHEAD, max_bytes=CERTIFICATE_MAX_BYTES)
+        return _file_of_multipart(body, boundary)
+    body = await read_body(request, CERTIFICATE_MAX_BYTES)
     if media_type == "application/json":
         try:
             upload = msgspec.json.decode(body, type=CertificateUpload)

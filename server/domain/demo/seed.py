@@ -7,20 +7,35 @@ Idempotent: a second run finds the organisation and adds only what is missing.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select, text
 
 from server.db.engine import tenant_transaction
-from server.db.models import Organization, User
+from server.db.models import AfipCredential, AfipCredentialStatus, Customer, Organization, User
+from server.domain.afip_credentials.certificates import days_until
+from server.domain.afip_credentials.schemas import AfipCredentialCreate
+from server.domain.afip_credentials.services import effective_status, request_certificate, upload_certificate
 from server.domain.audit.services import record as audit
-from server.domain.organizations.services import create_organization_with_owner
+from server.domain.customers.services import create_customer
+from server.domain.organizations.services import create_organization_with_owner, update_organization
+from server.lib.context import RequestContext
+from server.lib.keys import keyring_for
 from server.runtime import Resources
+from server.settings import Settings
 from shared.fiscal.cuit import format_cuit, make_cuit
+from shared.fiscal.documents import DocumentType
+from shared.fiscal.iva import IvaCondition
 from shared.ids import new_id
 from shared.roles import Role
+from shared.schemas.customers import CustomerCreate
+from shared.schemas.organization import OrganizationUpdate
 
 DEMO_ORGANIZATION_NAME = "Servicios Demo SRL"
 DEMO_CUIT = make_cuit("30", "71234567")  # 30-71234567-1
@@ -116,3 +131,162 @@ async def seed_demo(resources: Resources, on_step: Callable[[str], None] | None 
                 created.append(member.role.value)
             step(f"{member.role.value} {member.full_name}")
     return DemoSummary(org_id=org.id, name=org.name, cuit=org.cuit, created=created)
+
+
+# --- AFIP: ready to invoice (only in `campotech dev`, where the AFIP sandbox runs) ----------------------
+
+DEMO_AFIP_ALIAS = "demo"
+DEMO_CERTIFICATE_RENEW_DAYS = 30  # a demo certificate closer than this to its expiry is replaced
+DEMO_POINT_OF_SALE = 1
+DEMO_FISCAL_DATA: dict[str, Any] = {
+    "iva_condition": IvaCondition.RESPONSABLE_INSCRIPTO,
+    "default_point_of_sale": DEMO_POINT_OF_SALE,
+    "address": "Av. Corrientes 1234, C1043 CABA",
+    "gross_income_number": "901-712345-6",
+    "activity_start_date": datetime.date(2018, 4, 1),
+}
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    name: str
+    phone: str
+    doc_type: DocumentType
+    doc_number: str | None
+    iva_condition: IvaCondition
+
+    @property
+    def label(self) -> str:
+        if self.doc_number:
+            return f"{self.name} (CUIT {format_cuit(self.doc_number)}, {self.iva_condition.value})"
+        return f"{self.name} ({self.iva_condition.value})"
+
+
+DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
+    DemoCustomer(
+        "Refrigeración del Plata SA",
+        "+5491155550101",
+        DocumentType.CUIT,
+        make_cuit("30", "70845612"),
+        IvaCondition.RESPONSABLE_INSCRIPTO,
+    ),
+    DemoCustomer("Ana Gómez", "+5491155550102", DocumentType.NONE, None, IvaCondition.CONSUMIDOR_FINAL),
+)
+
+
+class CertificateAuthority(Protocol):
+    """What signs the demo CSR: the AFIP sandbox's CA (``RunningAfipSandbox.sandbox.wsaa.ca``)."""
+
+    cert: x509.Certificate
+
+    def sign_csr(self, csr_pem: bytes) -> bytes: ...
+
+
+@dataclass
+class DemoAfip:
+    """What ``ensure_demo_afip`` found or made."""
+
+    point_of_sale: int
+    certificate_not_after: datetime.datetime
+    customers: tuple[DemoCustomer, ...] = DEMO_CUSTOMERS
+    created: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        state = f"added {', '.join(self.created)}" if self.created else "already there"
+        return (
+            f"point of sale {self.point_of_sale}, AFIP certificate valid until "
+            f"{self.certificate_not_after:%Y-%m-%d}, {state}"
+        )
+
+
+def _issued_by(certificate_pem: str | None, ca: CertificateAuthority) -> bool:
+    """Whether ``certificate_pem`` was signed by ``ca`` (a new sandbox CA makes older certificates useless)."""
+    if not certificate_pem:
+        return False
+    try:
+        x509.load_pem_x509_certificate(certificate_pem.encode()).verify_directly_issued_by(ca.cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+async def ensure_demo_afip(settings: Settings, resources: Resources, ca: CertificateAuthority) -> DemoAfip:
+    """Make the demo organisation ready to invoice, as its owner would in the app (idempotent).
+
+    Fiscal data (responsable inscripto, point of sale 1, address, IIBB, start of activities) where it is
+    missing; two customers (one with CUIT, one consumidor final) when absent; and an active AFIP
+    certificate signed by ``ca`` with more than 30 days left, else a new one: the app makes key + CSR
+    (``request_certificate``), ``ca`` signs the CSR as AFIP's portal does, and the certificate is uploaded
+    (``upload_certificate``). ``settings`` are the app's (never production); ``seed_demo`` runs first.
+    """
+    if settings.is_production:
+        raise RuntimeError("the demo AFIP certificate is for development only (the sandbox CA is not AFIP's)")
+    org = await _find_org(resources)
+    if org is None:
+        raise LookupError("the demo organisation does not exist yet: run seed_demo first")
+    created: list[str] = []
+    keys = keyring_for(resources)
+    async with tenant_transaction(resources.sessionmaker, org.id) as session:
+        owner = (
+            await session.scalars(select(User).where(User.phone == DEMO_MEMBERS[0].phone, User.role == Role.OWNER))
+        ).one()
+        ctx = RequestContext(org_id=org.id, user_id=owner.id, role=Role.OWNER.value)
+        current = await session.get(Organization, org.id)
+        assert current is not None
+        missing = {key: value for key, value in DEMO_FISCAL_DATA.items() if getattr(current, key) is None}
+        if missing:
+            await update_organization(session, ctx, OrganizationUpdate(**missing), trace_id="seed")
+            created.append("fiscal data")
+        existing = set((await session.scalars(select(Customer.phone).where(Customer.phone.is_not(None)))).all())
+        for customer in DEMO_CUSTOMERS:
+            if customer.phone not in existing:
+                await create_customer(
+                    session,
+                    ctx,
+                    CustomerCreate(
+                        name=customer.name,
+                        phone=customer.phone,
+                        doc_type=customer.doc_type,
+                        doc_number=customer.doc_number,
+                        iva_condition=customer.iva_condition,
+                    ),
+                    trace_id="seed",
+                )
+                created.append(f"customer {customer.name}")
+        credentials = list(await session.scalars(select(AfipCredential).order_by(AfipCredential.created_at.desc())))
+        active = next(
+            (
+                c
+                for c in credentials
+                if effective_status(c) is AfipCredentialStatus.ACTIVE
+                and (days_until(c.not_after) or 0) > DEMO_CERTIFICATE_RENEW_DAYS
+                and _issued_by(c.certificate_pem, ca)
+            ),
+            None,
+        )
+        if active is None:
+            pending = next(
+                (
+                    c
+                    for c in credentials
+                    if c.status == AfipCredentialStatus.PENDING_CERTIFICATE and c.alias == DEMO_AFIP_ALIAS
+                ),
+                None,
+            )
+            if pending is None:
+                made = await request_certificate(
+                    session, ctx, keys, AfipCredentialCreate(alias=DEMO_AFIP_ALIAS), trace_id="seed"
+                )
+                credential_id, csr_pem = made.id, made.csr_pem
+            else:
+                credential_id, csr_pem = pending.id, pending.csr_pem
+            certificate = ca.sign_csr(csr_pem.encode())  # what AFIP's portal hands back
+            uploaded = await upload_certificate(session, ctx, keys, credential_id, certificate, trace_id="seed")
+            assert uploaded.not_after is not None
+            not_after = uploaded.not_after
+            created.append("AFIP certificate")
+        else:
+            assert active.not_after is not None
+            not_after = active.not_after
+        point_of_sale = current.default_point_of_sale or DEMO_POINT_OF_SALE
+    return DemoAfip(point_of_sale=point_of_sale, certificate_not_after=not_after, created=created)

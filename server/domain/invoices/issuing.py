@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.base import utcnow
@@ -281,12 +282,25 @@ class Issuer:
     async def _reserve(self, org_id: uuid.UUID, invoice_id: uuid.UUID, number: int) -> datetime.date:
         from server.domain.invoices.services import today_in_argentina
 
-        async with tenant_transaction(self.resources.sessionmaker, org_id) as session:
-            invoice = await session.get(Invoice, invoice_id, with_for_update=True)
-            assert invoice is not None
-            invoice.number = number
-            invoice.issue_date = today_in_argentina()
-            return invoice.issue_date
+        try:
+            async with tenant_transaction(self.resources.sessionmaker, org_id) as session:
+                invoice = await session.get(Invoice, invoice_id, with_for_update=True)
+                assert invoice is not None
+                invoice.number = number
+                invoice.issue_date = today_in_argentina()
+                return invoice.issue_date
+        except IntegrityError:
+            # we already hold an issued receipt with that number: AFIP's last number is behind ours (another
+            # AFIP environment, another CUIT's certificate, or AFIP lost it). Retrying cannot fix that.
+            raise AfipPermanentError(
+                f"AFIP's last number is behind ours (next would be {number})",
+                code="afip.numbering_behind",
+                hint=(
+                    f"AFIP dice que el próximo número es el {number}, pero ya tenemos una factura emitida con ese "
+                    "número en este punto de venta: revisá que el sistema apunte al ambiente de AFIP correcto "
+                    "(homologación o producción) y al CUIT de la organización. `campotech afip check` lo muestra."
+                ),
+            ) from None
 
     async def _unreserve(self, org_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
         async with tenant_transaction(self.resources.sessionmaker, org_id) as session:

@@ -8,13 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
-from multipart import (  # type: ignore[import-untyped]  # litestar's own multipart parser
-    MultipartSegment,
-    ParserError,
-    ParserLimitReached,
-    PushMultipartParser,
-    parse_options_header,
-)
+from multipart import MultipartSegment  # type: ignore[import-untyped]  # litestar's own multipart parser
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.domain.auth.guards import caller, requires
@@ -22,6 +16,7 @@ from server.domain.jobs import attachments as services
 from server.lib.errors import AppError
 from server.lib.storage import Storage, storage_for
 from server.lib.tracing import trace_id_of
+from server.lib.uploads import content_type_of, multipart_boundary, multipart_parts, read_body
 from server.settings import PHOTO_MAX_BYTES_CEILING, Settings
 from shared.errors import ErrorCode
 from shared.permissions import Permission
@@ -44,44 +39,13 @@ def _storage(request: Request[Any, Any, Any]) -> Storage:
     return storage_for(_settings(request))
 
 
-def _too_large(limit: int) -> AppError:
-    return AppError(ErrorCode.PAYLOAD_TOO_LARGE, details={"maxBytes": limit})
-
-
-async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
+def _is_file(segment: MultipartSegment) -> bool:
+    return segment.filename is not None or segment.name in FILE_FIELDS
 
 
 def _file_of_multipart(body: bytes, boundary: str, limit: int) -> bytes:
     """The first file part (field ``file`` or ``photo``, else the first part with a file name)."""
-    found: dict[str, bytes] = {}
-    segment: MultipartSegment | None = None
-    data = bytearray()
-    try:
-        with PushMultipartParser(boundary, max_segment_count=20, max_segment_size=limit + 1) as parser:
-            for part in parser.parse(body):
-                if isinstance(part, MultipartSegment):
-                    segment, data = part, bytearray()
-                elif part:
-                    data.extend(part)
-                elif segment is not None:
-                    if segment.filename is not None or segment.name in FILE_FIELDS:
-                        found.setdefault(segment.name or "", bytes(data))
-                    segment = None
-            parser.parse(b"")
-    except ParserLimitReached:
-        raise _too_large(limit) from None
-    except ParserError:
-        raise AppError(ErrorCode.MALFORMED_REQUEST, "El formulario multipart no se pudo leer.") from None
+    found = multipart_parts(body, boundary, max_parts=20, max_part_bytes=limit, keep=_is_file)
     for name in FILE_FIELDS:
         if name in found:
             return found[name]
@@ -96,13 +60,11 @@ def _file_of_multipart(body: bytes, boundary: str, limit: int) -> bytes:
 
 async def read_upload(request: Request[Any, Any, Any], limit: int) -> bytes:
     """The uploaded file: the raw body, or the file part of a multipart/form-data body."""
-    media_type, options = parse_options_header(request.headers.get("content-type", ""))
+    media_type, options = content_type_of(request)
     if media_type != "multipart/form-data":
-        return await _read_body(request, limit)
-    boundary = options.get("boundary")
-    if not boundary:
-        raise AppError(ErrorCode.MALFORMED_REQUEST, "Falta el boundary del formulario multipart.")
-    body = await _read_body(request, limit + MULTIPART_OVERHEAD)
+        return await read_body(request, limit)
+    boundary = multipart_boundary(options)
+    body = await read_body(request, limit + MULTIPART_OVERHEAD)
     return _file_of_multipart(body, boundary, limit)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -34,20 +34,6 @@ from server.lib.pagination import check_offset, clamp_limit
 from shared.states.job import JobStatus
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Any]
-
-
-def inline_guards(guards: Sequence[Guard]) -> list[Callable[..., Awaitable[None]]]:
-    """The same guards, run on the event loop: Litestar runs a plain-function guard in a worker thread
-    (a thread hop a request), while ``requires(...)`` guards only read the token's role."""
-
-    def inline(guard: Guard) -> Callable[..., Awaitable[None]]:
-        async def run(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-            guard(connection, handler)
-
-        run.__name__ = getattr(guard, "__name__", "guard")
-        return run
-
-    return [inline(guard) for guard in guards]
 
 
 _PAGE_SQL = "SELECT jobs_list_page($1::uuid, $2::uuid, $3::uuid, $4::job_status[], $5, $6, $7::uuid, $8::uuid, $9, $10)"
@@ -87,4 +73,4 @@ async def list_jobs_json(
     return body.encode()
 
 
-__all__ = ["inline_guards", "list_jobs_json"]
+__all__ = ["list_jobs_json"]

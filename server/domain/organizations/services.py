@@ -19,7 +19,7 @@ from shared.schemas.organization import OrganizationSettings, OrganizationUpdate
 
 DEFAULT_OPENS, DEFAULT_CLOSES = "08:00", "18:00"  # a working day when the organisation has set none
 DEFAULT_WORKING_HOURS = [WorkingDay(weekday=d, opens=DEFAULT_OPENS, closes=DEFAULT_CLOSES) for d in range(5)]
-SETTINGS_KEYS = ("working_hours", "auto_invoice")
+SETTINGS_KEYS = ("working_hours", "auto_invoice", "mercadopago_max_installments", "payment_link_days")
 COLUMN_KEYS = (
     "name",
     "iva_condition",
@@ -53,6 +53,8 @@ def to_settings(org: Organization) -> OrganizationSettings:
         default_point_of_sale=org.default_point_of_sale,
         working_hours=hours or DEFAULT_WORKING_HOURS,
         auto_invoice=bool(extra.get("auto_invoice", True)),
+        mercadopago_max_installments=int(extra.get("mercadopago_max_installments") or 12),
+        payment_link_days=int(extra.get("payment_link_days") or 7),
     )
 
 

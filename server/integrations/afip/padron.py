@@ -15,14 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import httpx
-
 from server.integrations.afip.errors import AfipPermanentError, AfipTransientError
 from server.integrations.afip.wsfe import Auth, mask_cuit
 from server.integrations.afip.zeep_transport import (
-    DEFAULT_TIMEOUT,
-    afip_http_client,
-    bind_service,
+    AfipSoapClient,
     soap_call,
     value,
 )
@@ -74,33 +70,11 @@ class Persona:
     active: bool = True  # estadoClave ACTIVO
 
 
-class PadronClient:
+class PadronClient(AfipSoapClient):
     """One padrón A5 endpoint; ``aclose()`` (or ``async with``) ends it."""
 
-    def __init__(
-        self,
-        url: str = HOMOLOGATION_URL,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = url
-        self._own_http = http is None
-        self._http = http or afip_http_client(url, timeout)
-        self._client, self._service = bind_service(WSDL_NAME, url, self._http)
-
-    def __repr__(self) -> str:
-        return f"PadronClient({self.url!r})"
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> PadronClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    wsdl_name = WSDL_NAME
+    default_url = HOMOLOGATION_URL
 
     async def dummy(self) -> bool:
         res = await soap_call(SERVICE, "dummy", lambda: self._service.dummy())

@@ -24,13 +24,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from server.integrations.afip.errors import AfipError, classify
 from server.integrations.afip.zeep_transport import (
-    DEFAULT_TIMEOUT,
-    afip_http_client,
-    bind_service,
+    AfipSoapClient,
     items,
     soap_call,
     value,
@@ -278,33 +274,11 @@ class DummyStatus:
         return self.app_server == self.db_server == self.auth_server == "OK"
 
 
-class WsfeClient:
+class WsfeClient(AfipSoapClient):
     """One WSFEv1 endpoint. Reusable and safe to share between tasks; ``aclose()`` (or ``async with``) ends it."""
 
-    def __init__(
-        self,
-        url: str = HOMOLOGATION_URL,
-        *,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = url
-        self._own_http = http is None
-        self._http = http or afip_http_client(url, timeout)
-        self._client, self._service = bind_service(WSDL_NAME, url, self._http)
-
-    def __repr__(self) -> str:
-        return f"WsfeClient({self.url!r})"
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> WsfeClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    wsdl_name = WSDL_NAME
+    default_url = HOMOLOGATION_URL
 
     async def _call(self, operation: str, **kwargs: Any) -> Any:
         return await soap_call(SERVICE, operation, lambda: self._service[operation](**kwargs))

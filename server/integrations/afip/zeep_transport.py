@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 import zeep.exceptions
@@ -92,6 +92,40 @@ def bind_service(wsdl_name: str, address: str, http: httpx.AsyncClient) -> tuple
     client = AsyncClient(packaged_wsdl(wsdl_name), transport=PackagedWsdlTransport(http), settings=_settings())
     binding = client.service._binding
     return client, AsyncServiceProxy(client, binding, address=address)
+
+
+class AfipSoapClient:
+    """One AFIP SOAP endpoint on a packaged WSDL; ``aclose()`` (or ``async with``) ends it.
+
+    Subclasses name their ``wsdl_name`` and ``default_url``; ``http`` lends a client the caller keeps open."""
+
+    wsdl_name: ClassVar[str]
+    default_url: ClassVar[str]
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url = self.default_url if url is None else url
+        self._own_http = http is None
+        self._http = http or afip_http_client(url, timeout)
+        self._client, self._service = bind_service(self.wsdl_name, url, self._http)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 async def soap_call(service: str, operation: str, call: Callable[[], Awaitable[T]]) -> T:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs
 from server.sandbox.afip.padron import PadronSandbox
 from server.sandbox.afip.soap import SoapReply
 from server.sandbox.afip.wsfe import WsfeSandbox
+from server.sandbox.serving import ThreadedAsgiServer
 
 WSAA_PATH = "/ws/services/LoginCms"
 WSFE_PATH = "/wsfev1/service.asmx"
@@ -195,24 +195,14 @@ def _base_url(scope: dict[str, Any]) -> str:
     return f"{scope.get('scheme', 'http')}://{host}"
 
 
-class RunningAfipSandbox:
+class RunningAfipSandbox(ThreadedAsgiServer):
     """A sandbox served by uvicorn in a background thread; ``stop()`` (or ``with``) ends it."""
 
     def __init__(self, sandbox: AfipSandbox, host: str, port: int) -> None:
-        import uvicorn
-
         self.sandbox = sandbox
-        self.host = host
-        self.port = port
-        config = uvicorn.Config(
-            sandbox, host=host, port=port, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        super().__init__(
+            sandbox, host, port, name="afip-sandbox", label="the AFIP sandbox", timeout_graceful_shutdown=2
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="afip-sandbox", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def wsaa_url(self) -> str:
@@ -226,27 +216,9 @@ class RunningAfipSandbox:
     def padron_url(self) -> str:
         return self.url + PADRON_PATH
 
-    def start(self, timeout: float = 10.0) -> RunningAfipSandbox:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the AFIP sandbox did not start on {self.url}")
-            time.sleep(0.02)
-        return self
-
     def stop(self) -> None:
         self.sandbox.release_held()
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def __enter__(self) -> RunningAfipSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
 
 def start_afip_sandbox(

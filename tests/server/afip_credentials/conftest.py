@@ -7,7 +7,6 @@ module's business): it signs the CSR the app produced, as AFIP's portal would.
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -20,7 +19,7 @@ from litestar import Litestar
 import server.domain as domain
 from server.asgi import create_app
 from server.domain.afip_credentials.controllers import ROUTES as AFIP_CREDENTIAL_ROUTES
-from server.lib.keys import RESOURCES_KEY, KeyRing, LocalKeyProvider, keyring_for
+from server.lib.keys import KeyRing, keyring_for
 from server.runtime import Resources
 from server.settings import Settings
 from tests.server.auth.conftest import fixture_owner
@@ -32,10 +31,10 @@ NOW = datetime.datetime.now(datetime.UTC)
 
 @pytest.fixture(name="keys")
 def fixture_keys(resources: Resources) -> KeyRing:
-    """The app's key ring. Installed with a random master key when no one made it yet, so tests never write
-    a dev key into the project's data folder; whoever made it first, all tests of the session share it."""
-    if RESOURCES_KEY not in resources.extras:
-        resources.extras[RESOURCES_KEY] = KeyRing(resources.sessionmaker, LocalKeyProvider(os.urandom(32)))
+    """The app's key ring, from the session's settings: their master key is random per test session (see
+    tests/conftest.py), so no dev key file is written and every test of the session unwraps the same data
+    keys (a second master key would leave the shared data_keys table unreadable for the others)."""
+    assert resources.settings.master_key, "tests/conftest.py sets a master key"
     return keyring_for(resources)
 
 

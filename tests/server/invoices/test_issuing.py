@@ -280,3 +280,21 @@ async def test_pdf_of_a_draft_is_409(
     draft = await make_draft(afip_client, org, customer["id"])
     response = await afip_client.get(f"{API}/invoices/{draft['id']}/pdf", headers=org.headers)
     assert response.status_code == 409 and response.json()["code"] == "invoice_not_issued"
+
+
+async def test_afip_numbering_behind_ours_comes_back_to_a_person_not_a_retry_loop(
+    afip_client: httpx.AsyncClient, resources: Resources, afip: RunningAfipSandbox
+) -> None:
+    org = await make_afip_org(afip_client, resources, afip)
+    customer = await make_customer(afip_client, org, **RI_CUSTOMER)
+    first = await make_draft(afip_client, org, customer["id"])
+    await _request_cae(afip_client, org.headers, first["id"])
+    assert (await issued(afip_client, org, first["id"]))["number"] == 1
+    afip.sandbox.wsfe.reset()  # AFIP forgets: its last number (0) is now behind ours (1)
+    second = await make_draft(afip_client, org, customer["id"])
+    await _request_cae(afip_client, org.headers, second["id"])
+    back = await issued(afip_client, org, second["id"])
+    assert back["status"] == "draft" and back["number"] is None
+    [message] = back["afipMessages"]
+    assert "ambiente de AFIP" in message["message"]
+    assert afip.sandbox.wsfe.receipts(cuit=org.cuit) == []  # nothing was sent with a number we already used

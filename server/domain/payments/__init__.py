@@ -1,0 +1,1 @@
+"""Payments: manual payments, Mercado Pago (connect, links, webhooks, reconciliation), refunds, disputes."""

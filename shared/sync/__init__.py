@@ -1,0 +1,1 @@
+"""Offline sync rules shared by the server and the client (conflicts: ``shared.sync.conflicts``)."""
