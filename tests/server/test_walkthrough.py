@@ -39,7 +39,13 @@ async def fixture_walk_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app as `campotech dev` runs it: queue workers inside the API process."""
     app: Litestar = create_app(
-        msgspec.structs.replace(settings, worker_in_process=True, storage_dir=tmp_path / "files"), resources
+        msgspec.structs.replace(
+            settings,
+            worker_in_process=True,
+            storage_dir=tmp_path / "files",
+            queue_prefix=f"t{secrets.token_hex(6)}",  # queues of its own
+        ),
+        resources,
     )
     address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{1 + secrets.randbelow(250)}"
     transport = httpx.ASGITransport(app=app, client=(address, 40000))

@@ -51,6 +51,7 @@ def fixture_afip_settings(settings: Settings, afip: RunningAfipSandbox, tmp_path
     return msgspec.structs.replace(
         settings,
         worker_in_process=True,
+        queue_prefix=f"t{secrets.token_hex(6)}",  # queues of its own: no job of another test is swept here
         storage_dir=tmp_path / "files",
         afip_wsaa_url=afip.wsaa_url,
         afip_wsfe_url=afip.wsfe_url,

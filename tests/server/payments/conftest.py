@@ -63,6 +63,7 @@ def fixture_pay_settings(
         host="127.0.0.1",
         port=port,
         worker_in_process=True,
+        queue_prefix=f"t{secrets.token_hex(6)}",  # queues of its own: no job of another test is swept here
         mercadopago_client_id=MP_CLIENT_ID,
         mercadopago_client_secret=MP_CLIENT_SECRET,
         mercadopago_webhook_secret=MP_WEBHOOK_SECRET,
