@@ -77,7 +77,7 @@ ORG_SLOT_MARGIN_SECONDS = 60
 # Slot lifetime for jobs without a timeout.
 UNBOUNDED_JOB_SECONDS = 3600
 # Worker start-up (first sweep and registration) must finish within this.
-WORKER_START_TIMEOUT_SECONDS = 15.0
+WORKER_START_TIMEOUT_SECONDS = 60.0  # a first sweep may wait out a job left active (SAQ waits up to 5 s each)
 # ``campotech queue worker``: how long running jobs may finish on shutdown before being cancelled.
 WORKER_SHUTDOWN_GRACE_SECONDS = 10.0
 # Longest stored error text of a dead letter.
