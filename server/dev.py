@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import psutil
@@ -44,6 +44,8 @@ from server.settings import ENV_VARS, Settings, load_settings, plain_pg_url
 if TYPE_CHECKING:
     from server.sandbox.afip.app import RunningAfipSandbox
     from server.sandbox.mercadopago import RunningMercadoPagoSandbox
+
+T = TypeVar("T")
 
 DEV_DATABASE = "campotech"
 SECRETS_FILE = "dev-secrets.json"
@@ -240,7 +242,7 @@ def with_running_dev(settings: Settings, environ: Mapping[str, str]) -> tuple[Se
     redis_port = read_redis_state(data_dir).get("port")
     if not settings.redis_url and redis_port:
         changes["redis_url"] = f"redis://127.0.0.1:{redis_port}/0"
-    afip_port = read_afip_state(data_dir).get("port")
+    afip_port = read_port_state(data_dir, AFIP_STATE_FILE).get("port")
     if afip_port and not afip_from_environment(environ):
         from server.sandbox.afip.app import PADRON_PATH, WSAA_PATH, WSFE_PATH
 
@@ -361,10 +363,7 @@ def port_is_free(host: str, port: int) -> bool:
 
 def choose_redis_port(data_dir: Path) -> int:
     """The port of the previous run when still free, else a new free one below 32768."""
-    saved = read_redis_state(data_dir).get("port")
-    if saved and saved <= HIGHEST_FIXED_PORT and port_is_free("127.0.0.1", saved):
-        return saved
-    return free_port()
+    return choose_port(data_dir, REDIS_STATE_FILE)
 
 
 # --- start-up steps -----------------------------------------------------------------------------
@@ -428,9 +427,14 @@ def backends(settings: Settings, signals: ShutdownSignals) -> Iterator[Backends]
 # --- the AFIP sandbox ---------------------------------------------------------------------------
 
 
+def variables_set(environ: Mapping[str, str], settings: tuple[str, ...]) -> list[str]:
+    """The environment variables of ``settings`` that are set (not empty) in ``environ``."""
+    return [ENV_VARS[name] for name in settings if environ.get(ENV_VARS[name])]
+
+
 def afip_from_environment(environ: Mapping[str, str]) -> list[str]:
     """The CAMPOTECH_AFIP_*_URL variables that are set: then AFIP is theirs and no sandbox is started."""
-    return [ENV_VARS[name] for name in AFIP_URL_SETTINGS if environ.get(ENV_VARS[name])]
+    return variables_set(environ, AFIP_URL_SETTINGS)
 
 
 def read_port_state(data_dir: Path, name: str) -> dict[str, int]:
@@ -455,13 +459,56 @@ def write_port_state(data_dir: Path, name: str, port: int) -> None:
     (data_dir / name).write_text(json.dumps({"port": port}))
 
 
-def read_afip_state(data_dir: Path) -> dict[str, int]:
-    return read_port_state(data_dir, AFIP_STATE_FILE)
+def start_on_kept_port(
+    data_dir: Path,
+    state_file: str,
+    what: str,
+    start: Callable[[int], T],
+    host: str = "127.0.0.1",
+    errors: tuple[type[Exception], ...] = (RuntimeError,),
+) -> T:
+    """``start(port)`` on the port of the previous run (``choose_port``), kept in ``state_file`` once it runs;
+    a failure is a DevError naming ``what`` and the state file to delete."""
+    port = choose_port(data_dir, state_file, host)
+    try:
+        running = start(port)
+    except errors as exc:
+        raise DevError(
+            f"{what} did not start on {host}:{port} ({exc}); "
+            f"delete {data_dir / state_file} to let it choose another port"
+        ) from exc
+    write_port_state(data_dir, state_file, port)
+    return running
 
 
-def choose_afip_port(data_dir: Path) -> int:
-    """The AFIP sandbox's port of the previous run when still free, else a new free one below 32768."""
-    return choose_port(data_dir, AFIP_STATE_FILE)
+class MemoryKeeper:
+    """Calls ``save()`` every ``AFIP_SAVE_SECONDS`` when ``signature()`` changed, from a daemon thread, so a run
+    that is killed (not stopped) loses at most the last moments of what a sandbox holds."""
+
+    def __init__(self, name: str, signature: Callable[[], object], save: Callable[[], object]) -> None:
+        import threading
+
+        self.signature = signature
+        self.save = save
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._saved = signature()
+
+    def _run(self) -> None:
+        while not self._stop.wait(AFIP_SAVE_SECONDS):
+            with contextlib.suppress(OSError, TypeError, ValueError):
+                current = self.signature()
+                if current != self._saved:
+                    self.save()
+                    self._saved = current
+
+    def start(self) -> MemoryKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(AFIP_SAVE_SECONDS + 1)
 
 
 def save_afip_memory(running: RunningAfipSandbox, folder: Path) -> None:
@@ -555,38 +602,10 @@ def restore_afip_memory(running: RunningAfipSandbox, folder: Path) -> int:
     return len(receipts)
 
 
-class AfipMemoryKeeper:
-    """Saves the sandbox's memory every ``AFIP_SAVE_SECONDS`` when it changed, from a daemon thread, so a run
-    that is killed (not stopped) loses at most the last moments of what AFIP issued."""
-
-    def __init__(self, running: RunningAfipSandbox, folder: Path) -> None:
-        import threading
-
-        self.running = running
-        self.folder = folder
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="afip-sandbox-memory", daemon=True)
-        self._saved = self._signature()
-
-    def _signature(self) -> tuple[int, int, int]:
-        sandbox = self.running.sandbox
-        return (len(sandbox.wsfe.receipts()), sandbox.wsfe._cae_seq, len(sandbox.wsaa._tickets))
-
-    def _run(self) -> None:
-        while not self._stop.wait(AFIP_SAVE_SECONDS):
-            current = self._signature()
-            if current != self._saved:
-                with contextlib.suppress(OSError, TypeError, ValueError):
-                    save_afip_memory(self.running, self.folder)
-                    self._saved = current
-
-    def start(self) -> AfipMemoryKeeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(AFIP_SAVE_SECONDS + 1)
+def afip_signature(running: RunningAfipSandbox) -> tuple[int, int, int]:
+    """What changes when the AFIP sandbox issues a receipt or a ticket."""
+    sandbox = running.sandbox
+    return (len(sandbox.wsfe.receipts()), sandbox.wsfe._cae_seq, len(sandbox.wsaa._tickets))
 
 
 @contextlib.contextmanager
@@ -595,21 +614,21 @@ def afip_sandbox(data_dir: Path, signals: ShutdownSignals) -> Iterator[RunningAf
     from server.sandbox.afip.app import start_afip_sandbox
 
     folder = data_dir / AFIP_SANDBOX_DIR
-    port = choose_afip_port(data_dir)
     running: RunningAfipSandbox | None = None
-    keeper: AfipMemoryKeeper | None = None
+    keeper: MemoryKeeper | None = None
     try:
         with signals.deferred():
-            try:
-                running = start_afip_sandbox("127.0.0.1", port, data_dir=folder)
-            except RuntimeError as exc:
-                raise DevError(
-                    f"the AFIP sandbox did not start on 127.0.0.1:{port} ({exc}); "
-                    f"delete {data_dir / AFIP_STATE_FILE} to let it choose another port"
-                ) from exc
-            (data_dir / AFIP_STATE_FILE).write_text(json.dumps({"port": port}))
-            remembered = restore_afip_memory(running, folder)
-            keeper = AfipMemoryKeeper(running, folder).start()
+            running = start_on_kept_port(
+                data_dir,
+                AFIP_STATE_FILE,
+                "the AFIP sandbox",
+                lambda port: start_afip_sandbox("127.0.0.1", port, data_dir=folder),
+            )
+            sandbox = running
+            remembered = restore_afip_memory(sandbox, folder)
+            keeper = MemoryKeeper(
+                "afip-sandbox-memory", lambda: afip_signature(sandbox), lambda: save_afip_memory(sandbox, folder)
+            ).start()
         say(
             f"  AFIP        sandbox on {running.url} (CA in {folder}"
             + (f"; remembers {remembered} receipt{'s' if remembered > 1 else ''})" if remembered else ")")
@@ -634,7 +653,7 @@ def afip_sandbox(data_dir: Path, signals: ShutdownSignals) -> Iterator[RunningAf
 def mercadopago_from_environment(environ: Mapping[str, str]) -> list[str]:
     """The CAMPOTECH_MERCADOPAGO_* variables (credentials, addresses) that are set: then Mercado Pago is
     theirs and no sandbox is started."""
-    return [ENV_VARS[name] for name in MERCADOPAGO_SETTINGS if environ.get(ENV_VARS[name])]
+    return variables_set(environ, MERCADOPAGO_SETTINGS)
 
 
 def mercadopago_sandbox_settings(url: str, dev_secrets: DevSecrets) -> dict[str, str]:
@@ -671,37 +690,9 @@ def restore_mercadopago_memory(running: RunningMercadoPagoSandbox, path: Path) -
     return len(running.sandbox.payments())
 
 
-class MercadoPagoMemoryKeeper:
-    """Saves the Mercado Pago sandbox's memory every ``AFIP_SAVE_SECONDS`` when it changed (daemon thread)."""
-
-    def __init__(self, running: RunningMercadoPagoSandbox, path: Path) -> None:
-        import threading
-
-        self.running = running
-        self.path = path
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mercadopago-sandbox-memory", daemon=True)
-        self._saved = self._signature(running.sandbox.dump())
-
-    @staticmethod
-    def _signature(state: dict[str, Any]) -> str:
-        return json.dumps({k: v for k, v in state.items() if k != "next_id"}, sort_keys=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(AFIP_SAVE_SECONDS):
-            with contextlib.suppress(OSError, TypeError, ValueError):
-                current = self._signature(self.running.sandbox.dump())
-                if current != self._saved:
-                    save_mercadopago_memory(self.running, self.path)
-                    self._saved = current
-
-    def start(self) -> MercadoPagoMemoryKeeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(AFIP_SAVE_SECONDS + 1)
+def mercadopago_signature(running: RunningMercadoPagoSandbox) -> str:
+    """What the Mercado Pago sandbox remembers, but its id counter."""
+    return json.dumps({k: v for k, v in running.sandbox.dump().items() if k != "next_id"}, sort_keys=True)
 
 
 @contextlib.contextmanager
@@ -713,27 +704,29 @@ def mercadopago_sandbox(
     from server.sandbox.mercadopago import start_mercadopago_sandbox
 
     memory = data_dir / MERCADOPAGO_MEMORY_FILE
-    port = choose_port(data_dir, MERCADOPAGO_STATE_FILE)
     running: RunningMercadoPagoSandbox | None = None
-    keeper: MercadoPagoMemoryKeeper | None = None
+    keeper: MemoryKeeper | None = None
     try:
         with signals.deferred():
-            try:
-                running = start_mercadopago_sandbox(
+            running = start_on_kept_port(
+                data_dir,
+                MERCADOPAGO_STATE_FILE,
+                "the Mercado Pago sandbox",
+                lambda port: start_mercadopago_sandbox(
                     "127.0.0.1",
                     port,
                     webhook_secret=dev_secrets.mercadopago_webhook_secret,
                     client_id=dev_secrets.mercadopago_client_id,
                     client_secret=dev_secrets.mercadopago_client_secret,
-                )
-            except RuntimeError as exc:
-                raise DevError(
-                    f"the Mercado Pago sandbox did not start on 127.0.0.1:{port} ({exc}); "
-                    f"delete {data_dir / MERCADOPAGO_STATE_FILE} to let it choose another port"
-                ) from exc
-            write_port_state(data_dir, MERCADOPAGO_STATE_FILE, port)
-            remembered = restore_mercadopago_memory(running, memory)
-            keeper = MercadoPagoMemoryKeeper(running, memory).start()
+                ),
+            )
+            sandbox = running
+            remembered = restore_mercadopago_memory(sandbox, memory)
+            keeper = MemoryKeeper(
+                "mercadopago-sandbox-memory",
+                lambda: mercadopago_signature(sandbox),
+                lambda: save_mercadopago_memory(sandbox, memory),
+            ).start()
         say(
             f"  Mercado Pago sandbox on {running.url}"
             + (f" (remembers {remembered} payment{'s' if remembered > 1 else ''})" if remembered else "")
@@ -803,23 +796,19 @@ def start_web_client(host: str, port: int, api_base: str, data_dir: Path, timeou
 def web_client(settings: Settings, signals: ShutdownSignals) -> Iterator[RunningWebClient]:
     """The web client next to the API (same host, its own port kept across runs), stopped on the way out."""
     data_dir = settings.data_dir
-    port = choose_port(data_dir, WEB_STATE_FILE, settings.host)
     running: RunningWebClient | None = None
     try:
         with signals.deferred():
-            try:
-                running = start_web_client(
-                    settings.host,
-                    port,
-                    display_base_url(settings.host, settings.port),
-                    data_dir / WEB_CLIENT_DIR,
-                )
-            except (RuntimeError, OSError) as exc:
-                raise DevError(
-                    f"the web client did not start on {settings.host}:{port} ({exc}); "
-                    f"delete {data_dir / WEB_STATE_FILE} to let it choose another port"
-                ) from exc
-            write_port_state(data_dir, WEB_STATE_FILE, port)
+            running = start_on_kept_port(
+                data_dir,
+                WEB_STATE_FILE,
+                "the web client",
+                lambda port: start_web_client(
+                    settings.host, port, display_base_url(settings.host, settings.port), data_dir / WEB_CLIENT_DIR
+                ),
+                host=settings.host,
+                errors=(RuntimeError, OSError),
+            )
         say(f"  Web client  {running.url} (Flet, no CDN)")
         yield running
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -98,43 +99,44 @@ class RateLimiter:
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
         """Count one hit against ``key`` if the limit allows it."""
-        if window_seconds <= 0:
-            raise ValueError("window_seconds must be positive")
-        window_us = max(1, round(window_seconds * 1_000_000))
         allowed, remaining, retry_us = await self._script(
-            keys=[self.key_of(key)], args=[max(0, limit), window_us, uuid.uuid4().hex]
+            keys=[self.key_of(key)], args=_script_args(limit, window_seconds)
         )
-        return RateDecision(
-            allowed=bool(allowed),
-            remaining=int(remaining),
-            retry_after_seconds=int(retry_us) / 1_000_000,
-            limit=limit,
-        )
+        return _decision(allowed, remaining, retry_us, limit)
 
     async def hit_unless_revoked(
         self, key: str, limit: int, window_seconds: float, revoked_key: str
     ) -> RateDecision | None:
         """``hit``, unless ``revoked_key`` exists (then None, and nothing is counted): one round trip."""
-        if window_seconds <= 0:
-            raise ValueError("window_seconds must be positive")
-        window_us = max(1, round(window_seconds * 1_000_000))
-        keys_and_args = (self.key_of(key), revoked_key, max(0, limit), window_us, uuid.uuid4().hex)
+        keys, args = [self.key_of(key), revoked_key], _script_args(limit, window_seconds)
         try:  # EVALSHA straight away: redis-py's Script wrapper costs more CPU than the call (a hot path)
-            allowed, remaining, retry_us = await self.redis.evalsha(self._revoked_script.sha, 2, *keys_and_args)
+            allowed, remaining, retry_us = await self.redis.evalsha(self._revoked_script.sha, 2, *keys, *args)
         except NoScriptError:  # a restarted or flushed Redis: the wrapper loads the script again
-            allowed, remaining, retry_us = await self._revoked_script(keys=keys_and_args[:2], args=keys_and_args[2:])
+            allowed, remaining, retry_us = await self._revoked_script(keys=keys, args=args)
         if int(allowed) < 0:
             return None
-        return RateDecision(
-            allowed=bool(allowed),
-            remaining=int(remaining),
-            retry_after_seconds=int(retry_us) / 1_000_000,
-            limit=limit,
-        )
+        return _decision(allowed, remaining, retry_us, limit)
 
     async def reset(self, key: str) -> None:
         """Forget every hit of ``key`` (e.g. after a successful login)."""
         await self.redis.delete(self.key_of(key))
+
+
+def _script_args(limit: int, window_seconds: float) -> list[int | str]:
+    """ARGV of ``_SLIDING_LOG``: the limit, the window in µs and a unique member."""
+    if window_seconds <= 0:
+        raise ValueError("window_seconds must be positive")
+    return [max(0, limit), max(1, round(window_seconds * 1_000_000)), uuid.uuid4().hex]
+
+
+def _decision(allowed: Any, remaining: Any, retry_us: Any, limit: int) -> RateDecision:
+    """The script's answer ``{allowed, remaining, retry_after_µs}`` as a ``RateDecision``."""
+    return RateDecision(
+        allowed=bool(allowed),
+        remaining=int(remaining),
+        retry_after_seconds=int(retry_us) / 1_000_000,
+        limit=limit,
+    )
 
 
 def client_ip(scope: Scope) -> str:
@@ -172,8 +174,15 @@ def api_limiter(scope: Scope) -> RateLimiter | None:
     return limiter
 
 
-def _api_limit(scope: Scope) -> int:
-    return int(scope["app"].state.settings.api_rate_limit_per_minute)
+def _api_limit(scope: Scope) -> tuple[RateLimiter, int] | None:
+    """The app's API limiter and its per-minute limit, None when the limit is off or before start-up."""
+    limit = int(scope["app"].state.settings.api_rate_limit_per_minute)
+    limiter = api_limiter(scope)
+    return None if limit <= 0 or limiter is None else (limiter, limit)
+
+
+def _api_key(scope: Scope) -> str:
+    return f"api:ip:{client_ip(scope)}"
 
 
 async def check_session_and_hit(scope: Scope, revoked_key: str) -> bool | None:
@@ -185,14 +194,12 @@ async def check_session_and_hit(scope: Scope, revoked_key: str) -> bool | None:
     """
     if scope.get("type") != "http" or not is_rate_limited_path(scope["path"]):
         return None
-    limit = _api_limit(scope)
-    limiter = api_limiter(scope)
-    if limit <= 0 or limiter is None:
+    configured = _api_limit(scope)
+    if configured is None:
         return None
+    limiter, limit = configured
     try:
-        decision = await limiter.hit_unless_revoked(
-            f"api:ip:{client_ip(scope)}", limit, API_WINDOW_SECONDS, revoked_key
-        )
+        decision = await limiter.hit_unless_revoked(_api_key(scope), limit, API_WINDOW_SECONDS, revoked_key)
     except RedisError as exc:
         log.warning("rate limiter unavailable", error=str(exc))
         return None
@@ -219,13 +226,13 @@ class ApiRateLimitMiddleware:
             return
         decision = scope.get("state", {}).pop(_DECISION_STATE_KEY, None)
         if decision is None:
-            limit = _api_limit(scope)
-            limiter = api_limiter(scope)
-            if limit <= 0 or limiter is None:
+            configured = _api_limit(scope)
+            if configured is None:
                 await self.app(scope, receive, send)
                 return
+            limiter, limit = configured
             try:
-                decision = await limiter.hit(f"api:ip:{client_ip(scope)}", limit, API_WINDOW_SECONDS)
+                decision = await limiter.hit(_api_key(scope), limit, API_WINDOW_SECONDS)
             except RedisError as exc:
                 log.warning("rate limiter unavailable; request let through", error=str(exc))
                 await self.app(scope, receive, send)

@@ -12,14 +12,13 @@ import datetime
 import os
 import random
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from server.domain.auth.tokens import issue_access_token
+from server.domain.jobs.services import LOCAL_TZ
 from shared.fiscal.cuit import make_cuit
 from shared.ids import new_id
 from tests.benchmarks.run import BenchContext, Entry, register
 
-LOCAL_TZ = ZoneInfo("America/Argentina/Buenos_Aires")
 DAY = datetime.date(2026, 12, 1)  # the benchmarked day
 FIRST_DAY = DAY - datetime.timedelta(days=30)
 DAYS = 60

@@ -16,7 +16,6 @@ from typing import Any
 from server.integrations.mercadopago.signature import sign_webhook
 from tests.benchmarks.run import BenchContext, Entry, register
 
-WEBHOOK_SECRET_ENV = "CAMPOTECH_MERCADOPAGO_WEBHOOK_SECRET"
 DATA_ID = "1320000123"
 
 

@@ -101,7 +101,6 @@ async def _through_worker(client: Any, resources: Any, afip: Any, count: int) ->
 
 async def _run(invoices: int, repeats: int, work_dir: Path, stack: Any, afip: Any) -> dict[str, Any]:
     import httpx
-    import msgspec
 
     from server.asgi import create_app
     from server.domain.demo.seed import DEMO_TEST_OTP
@@ -110,37 +109,37 @@ async def _run(invoices: int, repeats: int, work_dir: Path, stack: Any, afip: An
     from tests.benchmarks.run import APP_ROLE
     from tests.conftest import running
 
-    if True:  # the stack and the sandbox are started by main(), outside the event loop
-        settings = load_settings(
-            {},
-            env=Environment.TEST,
-            database_url=stack.owner_url,
-            app_database_url=stack.app_url,
-            redis_url=stack.redis_url,
-            app_db_role=APP_ROLE,
-            queue_prefix=f"bench{secrets.token_hex(4)}",
-            log_level="WARNING",
-            secret_key=secrets.token_urlsafe(48),
-            master_key=base64.b64encode(os.urandom(32)).decode(),
-            test_otp=DEMO_TEST_OTP,
-            api_rate_limit_per_minute=10**9,
-            worker_in_process=True,
-            data_dir=work_dir / "data",
-            afip_wsaa_url=afip.wsaa_url,
-            afip_wsfe_url=afip.wsfe_url,
-            afip_padron_url=afip.padron_url,
-        )
-        resources = await Resources.open(settings)
-        try:
-            app = create_app(msgspec.structs.replace(settings), resources)
-            transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 40000))
-            rounds: dict[str, list[float]] = {"sandbox_alone": [], "through_worker": []}
-            async with running(app), httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                for _ in range(repeats):
-                    rounds["sandbox_alone"].append(await _sandbox_alone(afip, invoices))
-                    rounds["through_worker"].append(await _through_worker(client, resources, afip, invoices))
-        finally:
-            await resources.close()
+    # the stack and the sandbox are started by main(), outside the event loop
+    settings = load_settings(
+        {},
+        env=Environment.TEST,
+        database_url=stack.owner_url,
+        app_database_url=stack.app_url,
+        redis_url=stack.redis_url,
+        app_db_role=APP_ROLE,
+        queue_prefix=f"bench{secrets.token_hex(4)}",
+        log_level="WARNING",
+        secret_key=secrets.token_urlsafe(48),
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        test_otp=DEMO_TEST_OTP,
+        api_rate_limit_per_minute=10**9,
+        worker_in_process=True,
+        data_dir=work_dir / "data",
+        afip_wsaa_url=afip.wsaa_url,
+        afip_wsfe_url=afip.wsfe_url,
+        afip_padron_url=afip.padron_url,
+    )
+    resources = await Resources.open(settings)
+    try:
+        app = create_app(settings, resources)
+        transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 40000))
+        rounds: dict[str, list[float]] = {"sandbox_alone": [], "through_worker": []}
+        async with running(app), httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for _ in range(repeats):
+                rounds["sandbox_alone"].append(await _sandbox_alone(afip, invoices))
+                rounds["through_worker"].append(await _through_worker(client, resources, afip, invoices))
+    finally:
+        await resources.close()
     ratios = [w / s for w, s in zip(rounds["through_worker"], rounds["sandbox_alone"], strict=True)]
     return {
         "invoices": invoices,

@@ -53,9 +53,7 @@ async def list_jobs_json(
     """One page of jobs and the total as the JSON body of a ``JobPage`` (see the module's docstring)."""
     page_limit, page_offset = clamp_limit(limit), check_offset(offset)
     start, end = day_bounds(day) if day is not None else (None, None)
-    own = None if reads_all(ctx) else ctx.user_id
-    if own is None and not reads_all(ctx):  # no user to scope to: nothing is theirs
-        own = uuid.UUID(int=0)
+    own = None if reads_all(ctx) else ctx.user_id or uuid.UUID(int=0)  # no user to scope to: nothing is theirs
     body = await pool.fetchval(
         _PAGE_SQL,
         ctx.org_id,

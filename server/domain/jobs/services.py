@@ -423,6 +423,14 @@ def _check_window(start: datetime.datetime | None, end: datetime.datetime | None
         )
 
 
+async def _pricebook_items(session: AsyncSession, ids: Sequence[uuid.UUID | None]) -> dict[uuid.UUID, PriceBookItem]:
+    """The price book items named by ``ids`` (None skipped; an unknown id is simply absent), in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {item.id: item for item in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(wanted)))}
+
+
 async def _pricing_zone(session: AsyncSession, job: Job) -> str | None:
     """The price list zone of the job's address (the customer's default address when the job names none)."""
     if job.address_id is not None:
@@ -480,12 +488,7 @@ async def _build_lines(
     edit that sends the lines back keeps an admin's price). A free-text line carries its own description
     and price."""
     assert ctx.org_id is not None
-    item_ids = {i.pricebook_item_id for i in inputs if i.pricebook_item_id is not None}
-    items: dict[uuid.UUID, PriceBookItem] = {}
-    if item_ids:
-        items = {
-            item.id: item for item in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(item_ids)))
-        }
+    items = await _pricebook_items(session, [i.pricebook_item_id for i in inputs])
     zone = await _pricing_zone(session, job) if items else None
     complexity = Complexity(job.complexity)
     may_set_prices = has_permission(ctx.role, Permission.PRICEBOOK_WRITE)
@@ -732,10 +735,7 @@ def _materials_invalid(key: str, message: str) -> AppError:
 
 async def _build_materials(session: AsyncSession, inputs: Sequence[wire.MaterialInput]) -> list[dict[str, Any]]:
     """The materials used, as stored on the job (decimals as strings); a price book item lends its name and unit."""
-    item_ids = {m.pricebook_item_id for m in inputs if m.pricebook_item_id is not None}
-    items: dict[uuid.UUID, PriceBookItem] = {}
-    if item_ids:
-        items = {i.id: i for i in await session.scalars(select(PriceBookItem).where(PriceBookItem.id.in_(item_ids)))}
+    items = await _pricebook_items(session, [m.pricebook_item_id for m in inputs])
     materials: list[dict[str, Any]] = []
     for index, data in enumerate(inputs):
         key = f"materials[{index}]"
