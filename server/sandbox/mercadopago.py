@@ -15,7 +15,7 @@ API (Bearer access token: the sandbox's own ``access_token`` or one issued by ``
 - ``POST /v1/payments/{id}/refunds`` (no body / ``{}`` = all that is left, ``{"amount"}`` = partial;
   more than what is left → 400; ``x-idempotency-key`` replays);
 - ``GET /v1/payment_methods/installments?amount=&payment_method_id=|bin=&issuer.id=`` (a few cards and
-  issuers; labels ``CFT_x,xx%|TEA_y,yy%`` computed with the model of ``../shared/specs/mercadopago.md``;
+  issuers; labels ``CFT_x,xx%|TEA_y,yy%`` computed by ``shared.payments.installments.financing_costs``;
   Naranja answers without CFT/TEA labels, like some real issuers);
 - ``GET /v1/chargebacks/{id}``.
 
@@ -61,7 +61,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from server.integrations.mercadopago.signature import sign_webhook
-from server.sandbox.serving import ThreadedAsgiServer
+from server.sandbox.serving import ThreadedAsgiServer, receive_request, send_response
+from shared.payments.installments import financing_costs
 
 DEFAULT_ACCESS_TOKEN = "TEST-sandbox-mercadopago-access-token"
 DEFAULT_USER_ID = 100000001
@@ -132,7 +133,7 @@ _MAX_AMOUNT = Decimal("5000000")
 _CENT = Decimal("0.01")
 
 
-# -- money and the CFT / TEA model --------------------------------------------------------------------
+# -- money and the CFT / TEA labels -------------------------------------------------------------------
 def _dec(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError("not a number")
@@ -160,45 +161,13 @@ def _ars(value: Decimal) -> str:
     return f"$ {int(whole):,}".replace(",", ".") + f",{cents}"
 
 
-def _bisect(f: Any, lo: float, hi: float) -> float:
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if f(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
-def cft_tea(amount: Decimal, total: Decimal, installments: int) -> tuple[float, float]:
-    """(CFT, TEA) as fractions: CFT = (1+i)^12 − 1 with i the monthly IRR of n payments of total/n against
-    amount; TEA = (1+r)^12 − 1 with r the net monthly rate of a French loan whose payments, plus 21% IVA
-    on each period's interest, add up to total."""
-    a, t, n = float(amount), float(total), installments
-    if n <= 1 or t <= a:
-        return 0.0, 0.0
-    payment = t / n
-    i = _bisect(lambda rate: sum(payment / (1 + rate) ** k for k in range(1, n + 1)) - a, 0.0, 10.0)
-
-    def paid(rate: float) -> float:
-        quota = rate / (1 - (1 + rate) ** -n) * a
-        balance, total_paid = a, 0.0
-        for _ in range(n):
-            interest = balance * rate
-            total_paid += quota + 0.21 * interest
-            balance -= quota - interest
-        return total_paid
-
-    r = _bisect(lambda rate: t - paid(rate), 1e-12, 10.0)
-    return (1 + i) ** 12 - 1, (1 + r) ** 12 - 1
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.2f}".replace(".", ",") + "%"
+def _pct(value: Decimal) -> str:
+    return f"{value:.2f}".replace(".", ",") + "%"
 
 
 def installment_label(amount: Decimal, total: Decimal, installments: int) -> str:
-    cft, tea = cft_tea(amount, total, installments)
+    no_interest = (Decimal("0.00"), Decimal("0.00"))
+    cft, tea = financing_costs(amount, installments, total) if total > amount else no_interest
     return f"CFT_{_pct(cft)}|TEA_{_pct(tea)}"
 
 
@@ -723,33 +692,17 @@ class MercadoPagoSandbox:
 
     # -- ASGI -------------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        body = await receive_request(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         path: str = scope["path"]
         if path.startswith(_API_PREFIXES) and self.switches.api_delay_seconds:
             await asyncio.sleep(self.switches.api_delay_seconds)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         query = scope.get("query_string", b"").decode("latin-1")
         reply = self.handle(scope["method"], path, query, headers, body)
-        raw = reply.encoded()
-        out_headers = [(b"content-type", reply.content_type.encode()), (b"content-length", str(len(raw)).encode())]
-        out_headers += [(k.encode(), v.encode()) for k, v in reply.headers]
-        await send({"type": "http.response.start", "status": reply.status, "headers": out_headers})
-        await send({"type": "http.response.body", "body": raw})
+        extra = [(k.encode(), v.encode()) for k, v in reply.headers]
+        await send_response(send, reply.status, reply.encoded(), reply.content_type.encode(), extra)
 
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -1314,7 +1267,6 @@ __all__ = [
     "MercadoPagoSandbox",
     "RunningMercadoPagoSandbox",
     "Switches",
-    "cft_tea",
     "installment_label",
     "start_mercadopago_sandbox",
 ]

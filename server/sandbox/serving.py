@@ -1,10 +1,46 @@
-"""Serving a sandbox ASGI app with uvicorn in a daemon thread on ``host:port`` (tests and ``server.dev``)."""
+"""Serving a sandbox ASGI app with uvicorn in a daemon thread on ``host:port`` (tests and ``server.dev``),
+and the plain-ASGI plumbing the sandboxes share (lifespan, request body, response)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Self
+
+
+async def receive_request(
+    scope: dict[str, Any], receive: Any, send: Any, *, on_shutdown: Callable[[], None] | None = None
+) -> bytes | None:
+    """The body of an HTTP request; None once a lifespan (answered; ``on_shutdown`` runs at its end) or any
+    other non-HTTP scope is done with."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if on_shutdown is not None:
+                    on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return None
+    if scope["type"] != "http":
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+async def send_response(
+    send: Any, status: int, body: bytes, content_type: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """The whole answer at once, with its content type and length (and ``headers`` after them)."""
+    out = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
 
 
 class ThreadedAsgiServer:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from server.sandbox.serving import ThreadedAsgiServer
+from server.sandbox.serving import ThreadedAsgiServer, receive_request, send_response
 
 DEFAULT_ACCESS_TOKEN = "sandbox-whatsapp-token"
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
@@ -149,32 +149,11 @@ class WhatsAppSandbox:
 
     # -- ASGI -------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        body = await receive_request(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         status, answer = self.handle(scope["method"], scope["path"], scope.get("query_string", b""), scope, body)
-        raw = json.dumps(answer).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await send_response(send, status, json.dumps(answer).encode(), b"application/json")
 
     def handle(
         self, method: str, path: str, query: bytes, scope: dict[str, Any], body: bytes

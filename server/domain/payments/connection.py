@@ -12,6 +12,8 @@ import datetime
 import json
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
@@ -238,6 +240,25 @@ async def client_for(resources: Resources, org_id: uuid.UUID) -> MercadoPagoClie
     return MercadoPagoClient(
         token, api_base=resources.settings.mercadopago_api_base, timeout=resources.settings.mercadopago_timeout_seconds
     )
+
+
+@asynccontextmanager
+async def calling_mercadopago(
+    resources: Resources, org_id: uuid.UUID, *, refused: str | None = None
+) -> AsyncIterator[MercadoPagoClient]:
+    """The organisation's client for a request on a user's behalf, closed after it; Mercado Pago refusing
+    it is MERCADOPAGO_REJECTED (logged as ``refused`` when given), failing it MERCADOPAGO_UNAVAILABLE."""
+    client = await client_for(resources, org_id)
+    try:
+        yield client
+    except MercadoPagoPermanentError as exc:
+        if refused is not None:
+            log.warning(refused, status=exc.status, code=exc.code)
+        raise AppError(ErrorCode.MERCADOPAGO_REJECTED, details={"status": exc.status, "code": exc.code}) from None
+    except MercadoPagoError:
+        raise AppError(ErrorCode.MERCADOPAGO_UNAVAILABLE) from None
+    finally:
+        await client.aclose()
 
 
 # -- lookups across organisations (SECURITY DEFINER functions of migration 0011) ----------------------

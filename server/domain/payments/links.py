@@ -18,16 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.base import utcnow
 from server.db.models import Invoice, InvoiceLine, Organization, Payment, PaymentLink, PaymentLinkStatus
 from server.domain.audit.services import record_by
-from server.domain.payments.connection import client_for, notification_url, require_enabled
+from server.domain.payments.connection import calling_mercadopago, notification_url, require_enabled
+from server.domain.payments.services import MAX_AMOUNT
 from server.integrations.mercadopago import (
-    MercadoPagoError,
-    MercadoPagoPermanentError,
     PreferenceItem,
     PreferenceRequest,
 )
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
-from server.lib.logging import get_logger
 from shared.errors import ErrorCode
 from shared.ids import new_id
 from shared.money import to_money
@@ -39,7 +37,6 @@ from shared.states.payment import PaymentMethod, PaymentStatus
 if TYPE_CHECKING:
     from server.runtime import Resources
 
-log = get_logger("campotech.payments")
 
 DEFAULT_MAX_INSTALLMENTS = 12
 DEFAULT_LINK_DAYS = 7
@@ -160,16 +157,8 @@ async def create_link(
         expires_at=expires_at,
         statement_descriptor=(org.name if org else "CampoTech")[:22],
     )
-    client = await client_for(resources, ctx.org_id)
-    try:
+    async with calling_mercadopago(resources, ctx.org_id, refused="mercadopago refused the preference") as client:
         preference = await client.create_preference(request, idempotency_key=str(payment.id))
-    except MercadoPagoPermanentError as exc:
-        log.warning("mercadopago refused the preference", status=exc.status, code=exc.code)
-        raise AppError(ErrorCode.MERCADOPAGO_REJECTED, details={"status": exc.status, "code": exc.code}) from None
-    except MercadoPagoError:
-        raise AppError(ErrorCode.MERCADOPAGO_UNAVAILABLE) from None
-    finally:
-        await client.aclose()
     link = PaymentLink(
         id=new_id(),
         org_id=ctx.org_id,
@@ -216,19 +205,12 @@ async def installments(
     issuer_id: str | None,
 ) -> wire.Installments:
     """The cuotas Mercado Pago offers for ``amount``, each with CFT and TEA (MP's labels, or our model)."""
-    if not amount.is_finite() or amount <= 0 or amount > Decimal("9999999999.99"):
+    if not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT:
         raise AppError(ErrorCode.PAYMENT_AMOUNT_INVALID, details={"field": "amount"})
     amount = to_money(amount)
     await require_enabled(resources, org_id)
-    client = await client_for(resources, org_id)
-    try:
+    async with calling_mercadopago(resources, org_id) as client:
         options = await client.installments(amount, payment_method_id=payment_method_id, issuer_id=issuer_id)
-    except MercadoPagoPermanentError as exc:
-        raise AppError(ErrorCode.MERCADOPAGO_REJECTED, details={"status": exc.status, "code": exc.code}) from None
-    except MercadoPagoError:
-        raise AppError(ErrorCode.MERCADOPAGO_UNAVAILABLE) from None
-    finally:
-        await client.aclose()
     out = []
     for option in options:
         cft, tea = label_figures(list(option.labels))

@@ -52,6 +52,7 @@ from shared.schemas import payments as wire
 from shared.states.invoice import InvoiceStatus, status_after_payments
 from shared.states.payment import (
     PAYMENT_MACHINE,
+    REFUNDABLE,
     PaymentMethod,
     PaymentStatus,
     UnknownMercadoPagoStatus,
@@ -93,7 +94,7 @@ async def payment_wire(session: AsyncSession, payment: Payment) -> wire.Payment:
         amount=payment.amount,
         refunded_amount=payment.refunded_amount,
         refundable_amount=refundable(payment.amount, payment.refunded_amount)
-        if payment.status in (PaymentStatus.APPROVED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.WON)
+        if payment.status in REFUNDABLE
         else Decimal("0.00"),
         currency=payment.currency,
         installments=payment.installments,
@@ -328,37 +329,56 @@ async def apply_refund(
     )
     if target is PaymentStatus.PARTIALLY_REFUNDED and changes == 0:
         # another partial refund: a self-move of the machine, still one recorded change
-        await record(
-            session,
-            org_id=payment.org_id,
-            actor_id=actor_id,
-            action="payment.partially_refunded",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"status": payment.status.value},
-            after={"status": payment.status.value, "refunded": str(payment.refunded_amount), "source": source},
-        )
-        changes = 1
+        changes = await _record_partial_refund(session, payment, actor_id=actor_id, source=source)
     await session.flush()
     await recompute_invoice(session, payment.org_id, payment.invoice_id, actor_id)
     return changes
+
+
+async def _record_partial_refund(
+    session: AsyncSession, payment: Payment, *, actor_id: uuid.UUID | None, source: str
+) -> int:
+    """One more partial refund of a payment already partially refunded: one audit entry, one change."""
+    await record(
+        session,
+        org_id=payment.org_id,
+        actor_id=actor_id,
+        action="payment.partially_refunded",
+        entity_type="payment",
+        entity_id=payment.id,
+        before={"status": payment.status.value},
+        after={"status": payment.status.value, "refunded": str(payment.refunded_amount), "source": source},
+    )
+    return 1
+
+
+async def _new_refund(
+    session: AsyncSession,
+    ctx: RequestContext,
+    payment: Payment,
+    amount: Decimal,
+    status: RefundStatus,
+    reason: str | None,
+) -> Refund:
+    refund = Refund(
+        id=new_id(),
+        org_id=payment.org_id,
+        payment_id=payment.id,
+        amount=amount,
+        status=status,
+        reason=reason,
+        created_by_id=ctx.user_id,
+    )
+    session.add(refund)
+    await session.flush()
+    return refund
 
 
 async def record_manual_refund(
     session: AsyncSession, ctx: RequestContext, payment: Payment, data: wire.RefundCreate
 ) -> wire.Payment:
     amount = check_refund_or_raise(payment, data.amount)
-    refund = Refund(
-        id=new_id(),
-        org_id=payment.org_id,
-        payment_id=payment.id,
-        amount=amount,
-        status=RefundStatus.APPROVED,
-        reason=data.reason,
-        created_by_id=ctx.user_id,
-    )
-    session.add(refund)
-    await session.flush()
+    refund = await _new_refund(session, ctx, payment, amount, RefundStatus.APPROVED, data.reason)
     await apply_refund(session, payment, refund, actor_id=ctx.user_id, source="manual")
     return await payment_wire(session, payment)
 
@@ -698,8 +718,9 @@ async def apply_mp_payment(
     target = resolve_target(current, reported)
     mp_amount = to_money(mp.transaction_amount)
     if mp_amount != to_money(payment.amount):
-        if current is PaymentStatus.PENDING and payment.external_id == str(mp.id):
-            # the buyer paid a different amount than the link asked for: record it, count what was paid
+        # the buyer paid a different amount than the link asked for: record it, count what was paid
+        paid_other = current is PaymentStatus.PENDING and payment.external_id == str(mp.id)
+        if paid_other or source == "reconciliation":
             await note_discrepancy(
                 session,
                 org_id,
@@ -709,17 +730,8 @@ async def apply_mp_payment(
                 {"ours": str(payment.amount), "mercadopago": str(mp_amount), "source": source},
             )
             result.discrepancies.append(DiscrepancyKind.AMOUNT_DIFFERS.value)
+        if paid_other:
             payment.amount = mp_amount
-        elif source == "reconciliation":
-            await note_discrepancy(
-                session,
-                org_id,
-                DiscrepancyKind.AMOUNT_DIFFERS,
-                str(mp.id),
-                payment.id,
-                {"ours": str(payment.amount), "mercadopago": str(mp_amount), "source": source},
-            )
-            result.discrepancies.append(DiscrepancyKind.AMOUNT_DIFFERS.value)
     route = path_to(current, target)
     if route is None:
         await note_discrepancy(
@@ -765,22 +777,12 @@ async def apply_mp_payment(
             session, payment, target, actor_id=None, source=source, extra={"mpPaymentId": str(mp.id)}
         )
     elif refunded_changed and target is PaymentStatus.PARTIALLY_REFUNDED:
-        await record(
-            session,
-            org_id=org_id,
-            actor_id=None,
-            action="payment.partially_refunded",
-            entity_type="payment",
-            entity_id=payment.id,
-            before={"status": current.value},
-            after={"status": current.value, "refunded": str(refunded), "source": source},
-        )
-        result.changes = 1
+        result.changes = await _record_partial_refund(session, payment, actor_id=None, source=source)
     await session.flush()
     if result.changes or refunded_changed or result.discrepancies:
         result.outcome = "applied" if result.changes else result.outcome
         await recompute_invoice(session, org_id, payment.invoice_id, None)
-        if payment.status in (PaymentStatus.APPROVED,) and payment.invoice_id is not None:
+        if payment.status is PaymentStatus.APPROVED and payment.invoice_id is not None:
             await _close_links(session, payment)
     return result
 
@@ -799,8 +801,7 @@ async def refund_payment(
     session: AsyncSession, resources: Any, ctx: RequestContext, payment_id: uuid.UUID, data: wire.RefundCreate
 ) -> wire.Payment:
     """Refund all or part of a payment: through Mercado Pago for its payments, recorded for manual ones."""
-    from server.domain.payments.connection import client_for, require_enabled
-    from server.integrations.mercadopago import MercadoPagoError, MercadoPagoPermanentError
+    from server.domain.payments.connection import calling_mercadopago, require_enabled
 
     payment = await get_payment(session, payment_id, lock=True)
     if payment.method is not PaymentMethod.MERCADOPAGO:
@@ -810,28 +811,10 @@ async def refund_payment(
         raise AppError(ErrorCode.REFUND_NOT_ALLOWED, details={"status": str(payment.status)})
     assert ctx.org_id is not None
     await require_enabled(resources, ctx.org_id)
-    refund = Refund(
-        id=new_id(),
-        org_id=payment.org_id,
-        payment_id=payment.id,
-        amount=amount,
-        status=RefundStatus.PENDING,
-        reason=data.reason,
-        created_by_id=ctx.user_id,
-    )
-    session.add(refund)
-    await session.flush()
+    refund = await _new_refund(session, ctx, payment, amount, RefundStatus.PENDING, data.reason)
     whole = amount == refundable(payment.amount, payment.refunded_amount) and payment.refunded_amount == 0
-    client = await client_for(resources, ctx.org_id)
-    try:
+    async with calling_mercadopago(resources, ctx.org_id, refused="mercadopago refused the refund") as client:
         answer = await client.refund(payment.external_id, None if whole else amount, idempotency_key=str(refund.id))
-    except MercadoPagoPermanentError as exc:
-        log.warning("mercadopago refused the refund", status=exc.status, code=exc.code)
-        raise AppError(ErrorCode.MERCADOPAGO_REJECTED, details={"status": exc.status, "code": exc.code}) from None
-    except MercadoPagoError:
-        raise AppError(ErrorCode.MERCADOPAGO_UNAVAILABLE) from None
-    finally:
-        await client.aclose()
     refund.external_id = str(answer.id)
     refund.status = _refund_status(answer.status)
     if answer.amount and to_money(answer.amount) != amount:

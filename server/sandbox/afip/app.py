@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 from server.sandbox.afip.padron import PadronSandbox
 from server.sandbox.afip.soap import SoapReply
 from server.sandbox.afip.wsfe import WsfeSandbox
-from server.sandbox.serving import ThreadedAsgiServer
+from server.sandbox.serving import ThreadedAsgiServer, receive_request
 
 WSAA_PATH = "/ws/services/LoginCms"
 WSFE_PATH = "/wsfev1/service.asmx"
@@ -73,23 +73,9 @@ class AfipSandbox:
 
     # -- ASGI -------------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    self.release_held()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        body = await receive_request(scope, receive, send, on_shutdown=self.release_held)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         reply = self.route(scope, body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
