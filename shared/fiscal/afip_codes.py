@@ -14,6 +14,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
 from shared.fiscal.iva import IvaCondition
+from shared.pricing import AFIP_IVA_RATES
 
 
 class ReceiptKind(StrEnum):
@@ -129,15 +130,9 @@ class AlicIva(IntEnum):
     IVA_2_5 = 9
 
 
+# the rate of each id, from the one table of AFIP's rates (shared.pricing), in id order
 ALIC_IVA_RATES: Mapping[AlicIva, Decimal] = MappingProxyType(
-    {
-        AlicIva.IVA_0: Decimal("0"),
-        AlicIva.IVA_10_5: Decimal("10.5"),
-        AlicIva.IVA_21: Decimal("21"),
-        AlicIva.IVA_27: Decimal("27"),
-        AlicIva.IVA_5: Decimal("5"),
-        AlicIva.IVA_2_5: Decimal("2.5"),
-    }
+    {AlicIva(alic_id): rate for rate, alic_id in sorted(AFIP_IVA_RATES.items(), key=lambda item: item[1])}
 )
 _ID_BY_RATE: dict[Decimal, AlicIva] = {rate: alic for alic, rate in ALIC_IVA_RATES.items()}
 

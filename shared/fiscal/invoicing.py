@@ -29,6 +29,7 @@ from shared.fiscal.documents import AFIP_DOC_TIPO, DocumentType, InvalidDocument
 from shared.fiscal.iva import IvaCondition
 
 __all__ = [
+    "ARGENTINA",
     "PRODUCT_DATE_WINDOW_DAYS",
     "SERVICE_DATE_WINDOW_DAYS",
     "CondicionIvaReceptor",
@@ -284,6 +285,9 @@ def service_dates(
         )
     return ServiceDates(service_from, service_to, payment_due)
 
+
+# AFIP's clock: Argentina has kept UTC-3 all year since 2009 (no DST); AFIP answers in this offset too.
+ARGENTINA = datetime.timezone(datetime.timedelta(hours=-3), "ART")
 
 # CbteFch window around the day the CAE is requested. specs/afip.md gives N-5..N+5 for products and
 # "services allow more" (error 10016 when outside); the ±10 days for concepts 2 and 3 come from AFIP's

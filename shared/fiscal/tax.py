@@ -35,7 +35,16 @@ from shared.fiscal.invoicing import InvoiceLetter, InvoiceRuleError
 from shared.money import CENT, to_money
 from shared.pricing import DEFAULT_IVA_RATE, MAX_QUANTITY_DECIMALS, LineTotals, as_decimal
 
-__all__ = ["InvalidLine", "InvoiceTotals", "LineTotals", "TaxLine", "TaxTreatment", "VatBase", "compute_totals"]
+__all__ = [
+    "InvalidLine",
+    "InvoiceTotals",
+    "LineTotals",
+    "TaxLine",
+    "TaxTreatment",
+    "VatBase",
+    "check_line",
+    "compute_totals",
+]
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -132,6 +141,15 @@ def _line_rate(line: TaxLine, index: int) -> AlicIva:
         return alic_iva_id(rate)
     except ValueError as exc:
         raise InvalidLine(f"Línea {index + 1}: {exc}", line=index, field="ivaRate") from None
+
+
+def check_line(line: TaxLine, index: int = 0) -> Decimal:
+    """The line's net (rule 1); ``InvalidLine`` (``details["field"]`` names the field) for a line AFIP's
+    figures cannot come from, exactly as ``compute_totals`` would refuse it."""
+    net = _line_net(line, index)
+    if TaxTreatment(line.treatment) is TaxTreatment.GRAVADO:
+        _line_rate(line, index)
+    return net
 
 
 def _allocate(total: Decimal, raws: list[Decimal]) -> list[Decimal]:

@@ -29,19 +29,17 @@ from server.domain.afip_credentials.certificates import days_until
 from server.domain.afip_credentials.services import effective_status
 from server.domain.afip_credentials.tickets import DbTicketStore
 from server.domain.invoices.afip_gateway import WSFE_SERVICE, AfipGateway
+from server.domain.invoices.issuing import TICKET_REJECTED_CODE
 from server.integrations.afip.errors import AfipError
 from server.integrations.afip.wsfe import Auth, mask_cuit
 from server.lib.keys import keyring_for
 from server.runtime import Resources
 from server.settings import Settings, SettingsError
+from shared.fiscal.afip_codes import RECEIPT_TYPE_DESCRIPTIONS
 from shared.fiscal.cuit import InvalidCuit, format_cuit, normalize_cuit
 
 DEFAULT_RECEIPT_TYPES = (1, 6, 11)  # Factura A, B, C
-RECEIPT_NAMES = {1: "Factura A", 2: "Nota de Débito A", 3: "Nota de Crédito A", 6: "Factura B",
-                 7: "Nota de Débito B", 8: "Nota de Crédito B", 11: "Factura C", 12: "Nota de Débito C",
-                 13: "Nota de Crédito C"}  # fmt: skip
 CERTIFICATE_WARNING_DAYS = 30
-TICKET_RENEWAL_CODE = 600  # WSFEv1: token or sign invalid or expired (e.g. AFIP restarted): log in again
 
 
 class CheckFailed(Exception):
@@ -154,7 +152,7 @@ async def check_afip(settings: Settings, ref: str, say: Callable[[str], None]) -
             first_pos, first_kind = next(iter(sequences))
             last = {(first_pos, first_kind): await gateway.wsfe.last_authorized(auth, first_pos, first_kind)}
         except AfipError as exc:
-            if exc.code != TICKET_RENEWAL_CODE:
+            if exc.code != TICKET_REJECTED_CODE:
                 raise
             await gateway.renew_ticket(org.id)  # AFIP forgot our stored ticket: log in once more
             auth = await _auth(gateway, org)
@@ -171,7 +169,7 @@ async def check_afip(settings: Settings, ref: str, say: Callable[[str], None]) -
         behind = []
         for (pos, kind), number in last.items():
             ours = sequences[(pos, kind)]
-            name = RECEIPT_NAMES.get(kind, f"type {kind}")
+            name = RECEIPT_TYPE_DESCRIPTIONS.get(kind, f"type {kind}")
             note = ""
             if number < ours:
                 behind.append(f"{pos:04d} {name}")

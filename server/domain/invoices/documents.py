@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Customer, CustomerAddress, Invoice, InvoiceLine, Organization, PriceBookItem
+from server.db.models import Customer, CustomerAddress, Invoice, Organization, PriceBookItem
 from server.domain.invoices.pdf import document_from_records, render_invoice_pdf
-from server.domain.invoices.services import display_number, get_invoice
+from server.domain.invoices.services import display_number, get_invoice, lines_of
 from server.lib.errors import AppError
 from server.lib.logging import get_logger
 from server.lib.storage import storage_for
@@ -46,11 +46,7 @@ async def _render(
     org = await session.get(Organization, org_id)
     customer = await session.get(Customer, invoice.customer_id)
     assert org is not None and customer is not None
-    lines = list(
-        await session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
-        )
-    )
+    lines = await lines_of(session, invoice.id)
     item_ids = {line.pricebook_item_id for line in lines if line.pricebook_item_id is not None}
     codes = {}
     if item_ids:

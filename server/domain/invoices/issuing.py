@@ -37,12 +37,12 @@ from server.db.base import utcnow
 from server.db.engine import tenant_transaction
 from server.db.models import Invoice, InvoiceLine, Organization
 from server.domain.audit.services import record
+from server.domain.invoices.services import lines_of, today_in_argentina, totals_of
 from server.integrations.afip.errors import AfipError, AfipPermanentError, AfipTimeoutAfterSend, AfipTransientError
 from server.integrations.afip.wsfe import AlicIva, CaeRequest, CbteAsoc
 from server.lib.logging import get_logger
 from server.lib.tasks import task
 from shared.capabilities import Capability
-from shared.fiscal.tax import TaxLine, compute_totals
 from shared.states.invoice import InvoiceStatus
 
 if TYPE_CHECKING:
@@ -117,14 +117,7 @@ def build_request(
     associated: CbteAsoc | None = None,
 ) -> CaeRequest:
     """The ``FECAEDetRequest`` for the stored invoice (its fiscal fields were fixed at request time)."""
-    letter = invoice.letter.value if invoice.letter is not None else "B"
-    totals = compute_totals(
-        [
-            TaxLine(quantity=ln.quantity, unit_price=ln.unit_price, discount=ln.discount, iva_rate=ln.iva_rate)
-            for ln in lines
-        ],
-        letter,
-    )
+    totals = totals_of(lines, invoice.letter)
     services = invoice.concept in (2, 3)
     return CaeRequest(
         pto_vta=int(invoice.point_of_sale or 0),
@@ -219,11 +212,7 @@ class Issuer:
             invoice = await session.get(Invoice, invoice_id)
             if invoice is None or invoice.status != InvoiceStatus.PENDING_CAE:
                 return Outcome("skipped", str(invoice_id))
-            lines = list(
-                await session.scalars(
-                    select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
-                )
-            )
+            lines = await lines_of(session, invoice.id)
             pos, cbte_tipo = int(invoice.point_of_sale or 0), int(invoice.receipt_type or 0)
             reserved = invoice.number
             associated = await _associated(session, invoice)
@@ -280,8 +269,6 @@ class Issuer:
         return await self._reject(org_id, invoice_id, reasons)
 
     async def _reserve(self, org_id: uuid.UUID, invoice_id: uuid.UUID, number: int) -> datetime.date:
-        from server.domain.invoices.services import today_in_argentina
-
         try:
             async with tenant_transaction(self.resources.sessionmaker, org_id) as session:
                 invoice = await session.get(Invoice, invoice_id, with_for_update=True)

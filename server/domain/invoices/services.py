@@ -20,14 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.base import utcnow
 from server.db.models import Customer, Invoice, InvoiceLine, Job, JobLine, Organization, PriceBookItem
 from server.domain.audit.services import record, record_by
+from server.domain.invoices.pdf import format_receipt_number
 from server.lib.context import RequestContext
 from server.lib.errors import AppError
 from shared.errors import ErrorCode
 from shared.fiscal import invoicing
 from shared.fiscal.afip_codes import Concept
+from shared.fiscal.invoicing import ARGENTINA
 from shared.fiscal.iva import IvaCondition
-from shared.fiscal.tax import InvoiceTotals, TaxLine, compute_totals
-from shared.pricing import DEFAULT_IVA_RATE, check_iva_rate
+from shared.fiscal.tax import InvalidLine, InvoiceTotals, TaxLine, check_line, compute_totals
+from shared.pricing import DEFAULT_IVA_RATE
 from shared.schemas import invoices as wire
 from shared.states.invoice import INVOICE_MACHINE, InvoiceStatus
 
@@ -39,7 +41,7 @@ def display_number(point_of_sale: int | None, number: int | None) -> str | None:
     """AFIP's printed form: point of sale on 4 (or 5) digits, number on 8: ``0001-00000123``."""
     if point_of_sale is None or number is None:
         return None
-    return f"{point_of_sale:04d}-{number:08d}"
+    return format_receipt_number(point_of_sale, number)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -74,11 +76,11 @@ def _messages(invoice: Invoice) -> list[wire.AfipMessage]:
 
 
 def _vat(lines: Sequence[InvoiceLine], letter: str | None) -> list[wire.VatLine]:
-    totals = _totals_of(lines, letter)
+    totals = totals_of(lines, letter)
     return [wire.VatLine(rate=v.rate, base=v.base, amount=v.amount) for v in totals.vat]
 
 
-async def _lines_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceLine]:
+async def lines_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceLine]:
     return list(
         await session.scalars(
             select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.position)
@@ -96,8 +98,10 @@ async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *, lock: boo
     return invoice
 
 
-async def to_wire(session: AsyncSession, invoice: Invoice) -> wire.Invoice:
-    lines = await _lines_of(session, invoice.id)
+async def to_wire(session: AsyncSession, invoice: Invoice, lines: Sequence[InvoiceLine] | None = None) -> wire.Invoice:
+    """The invoice on the wire; ``lines`` when the caller already holds them (in order), else read."""
+    if lines is None:
+        lines = await lines_of(session, invoice.id)
     customer_name = await session.scalar(select(Customer.name).where(Customer.id == invoice.customer_id)) or ""
     letter = invoice.letter.value if invoice.letter is not None else None
     return wire.Invoice(
@@ -200,7 +204,8 @@ async def list_invoices(
 # -- drafts ---------------------------------------------------------------------------------------
 
 
-def _totals_of(lines: Sequence[InvoiceLine], letter: str | None) -> InvoiceTotals:
+def totals_of(lines: Sequence[InvoiceLine], letter: str | None) -> InvoiceTotals:
+    """The stored lines' figures for ``letter`` (a draft not lettered yet is figured as B)."""
     return compute_totals(
         [
             TaxLine(quantity=ln.quantity, unit_price=ln.unit_price, discount=ln.discount, iva_rate=ln.iva_rate)
@@ -212,7 +217,7 @@ def _totals_of(lines: Sequence[InvoiceLine], letter: str | None) -> InvoiceTotal
 
 def _apply_totals(invoice: Invoice, lines: Sequence[InvoiceLine]) -> None:
     """Line and invoice amounts from the shared calculator (AFIP's rounding, per-rate IVA)."""
-    totals = _totals_of(lines, invoice.letter.value if invoice.letter is not None else None)
+    totals = totals_of(lines, invoice.letter)
     for line, figures in zip(lines, totals.lines, strict=True):
         line.net_amount, line.iva_amount, line.total_amount = figures.net, figures.iva, figures.total
     invoice.net_amount = totals.imp_neto
@@ -247,18 +252,17 @@ async def _build_lines(
         if unit_price is None:
             raise _line_problem(index, "unitPrice")
         iva_rate = data.iva_rate if data.iva_rate is not None else (item.iva_rate if item else DEFAULT_IVA_RATE)
-        if not (Decimal(0) < data.quantity <= MAX_QUANTITY) or data.quantity.as_tuple().exponent < -3:  # type: ignore[operator]
+        try:  # the fiscal rules (quantity > 0, price >= 0, discount within the line, AFIP's rates)
+            check_line(TaxLine(data.quantity, unit_price, data.discount, iva_rate), index)
+        except InvalidLine as exc:
+            raise _line_problem(index, exc.details["field"]) from None
+        # what the columns hold: Numeric(12, 3) quantities, prices and discounts in cents
+        if data.quantity > MAX_QUANTITY or data.quantity.as_tuple().exponent < -3:  # type: ignore[operator]
             raise _line_problem(index, "quantity")
-        if not (Decimal(0) <= unit_price <= MAX_PRICE) or unit_price.as_tuple().exponent < -2:  # type: ignore[operator]
+        if unit_price > MAX_PRICE or unit_price.as_tuple().exponent < -2:  # type: ignore[operator]
             raise _line_problem(index, "unitPrice")
-        if data.discount < 0 or data.discount.as_tuple().exponent < -2:  # type: ignore[operator]
+        if data.discount.as_tuple().exponent < -2:  # type: ignore[operator]
             raise _line_problem(index, "discount")
-        if data.discount > (data.quantity * unit_price):
-            raise _line_problem(index, "discount")
-        try:
-            check_iva_rate(iva_rate)
-        except (TypeError, ValueError):
-            raise _line_problem(index, "ivaRate") from None
         lines.append(
             InvoiceLine(
                 org_id=org_id,
@@ -357,7 +361,7 @@ async def create_invoice(
     await record_by(
         session, ctx, "invoice.created", "invoice", invoice.id, None, _snapshot(invoice, lines), trace_id=trace_id
     )
-    return await to_wire(session, invoice)
+    return await to_wire(session, invoice, lines)
 
 
 def _check_service_window(start: datetime.date | None, end: datetime.date | None) -> None:
@@ -383,7 +387,7 @@ async def update_invoice(
     assert ctx.org_id is not None
     invoice = await get_invoice(session, invoice_id, lock=True)
     _require_draft(invoice)
-    old_lines = await _lines_of(session, invoice.id)
+    old_lines = await lines_of(session, invoice.id)
     before = _snapshot(invoice, old_lines)
     for field in ("point_of_sale", "service_from", "service_to", "payment_due"):
         value = getattr(data, field)
@@ -402,7 +406,7 @@ async def update_invoice(
     after = _snapshot(invoice, lines)
     if before != after:
         await record_by(session, ctx, "invoice.updated", "invoice", invoice.id, before, after, trace_id=trace_id)
-    return await to_wire(session, invoice)
+    return await to_wire(session, invoice, lines)
 
 
 # -- from a completed job ---------------------------------------------------------------------------
@@ -466,18 +470,11 @@ async def draft_from_job(session: AsyncSession, org_id: uuid.UUID, job: Job) -> 
     return invoice
 
 
-ARGENTINA = datetime.timezone(datetime.timedelta(hours=-3), "ART")
-
-
 def today_in_argentina(now: datetime.datetime | None = None) -> datetime.date:
     return (now or utcnow()).astimezone(ARGENTINA).date()
 
 
 # -- requesting a CAE -------------------------------------------------------------------------------
-
-
-def _kind_of(invoice: Invoice) -> str:
-    return {"invoice": "invoice", "credit_note": "credit_note", "debit_note": "debit_note"}[str(invoice.kind)]
 
 
 async def prepare_for_cae(
@@ -498,7 +495,7 @@ async def prepare_for_cae(
     assert org.iva_condition is not None
     issuer = IvaCondition(org.iva_condition)
     receiver = IvaCondition(customer.iva_condition)
-    lines = await _lines_of(session, invoice.id)
+    lines = await lines_of(session, invoice.id)
     if not lines:
         raise AppError(ErrorCode.INVOICE_NOT_READY, details={"missing": ["lines"]})
     if invoice.associated_invoice_id is not None:
@@ -508,7 +505,7 @@ async def prepare_for_cae(
         letter = None
     try:
         letter = letter or invoicing.invoice_letter(issuer, receiver).value
-        receipt = invoicing.receipt_type(invoicing.InvoiceLetter(letter), _kind_of(invoice))
+        receipt = invoicing.receipt_type(invoicing.InvoiceLetter(letter), str(invoice.kind))
         doc_type, doc_number = invoicing.receiver_document(customer.doc_type, customer.doc_number, receiver)
         kinds = await _line_kinds(session, lines)
         concept = invoicing.concept_for(kinds)

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
@@ -45,6 +45,7 @@ from server.integrations.afip.errors import (
     classify,
 )
 from server.lib.logging import get_logger
+from shared.fiscal.invoicing import ARGENTINA as AR_TZ
 
 log = get_logger("campotech.afip.wsaa")
 
@@ -56,8 +57,6 @@ _BINDING = "{https://wsaahomo.afip.gov.ar/ws/services/LoginCms}LoginCmsSoapBindi
 SERVICE_WSFE = "wsfe"
 SERVICE_PADRON_A5 = "ws_sr_constancia_inscripcion"
 
-# Argentina has kept UTC-3 all year since 2009; AFIP answers in this offset too.
-AR_TZ = timezone(timedelta(hours=-3))
 TRA_WINDOW = timedelta(minutes=10)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,10 @@ from server.sandbox.afip.soap import (
     text,
     xml,
 )
+from shared.fiscal.invoicing import ARGENTINA as AR_TZ
 
 NS = "http://a5.soap.ws.server.puc.sr/"
 SERVICE = "ws_sr_constancia_inscripcion"
-AR_TZ = timezone(timedelta(hours=-3))
 WSDL_PATH = Path(__file__).resolve().parents[2] / "integrations" / "afip" / "wsdl" / "padron_a5.wsdl"
 HOMO_ADDRESS = "https://awshomo.afip.gov.ar/sr-padron/webservices/personaServiceA5"
 

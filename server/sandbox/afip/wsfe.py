@@ -32,7 +32,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,10 @@ from server.sandbox.afip.soap import (
     xml,
 )
 from shared.fiscal.cuit import is_valid_cuit
+from shared.fiscal.invoicing import ARGENTINA as AR_TZ
 
 NS = "http://ar.gov.afip.dif.FEV1/"
 SERVICE = "wsfe"
-AR_TZ = timezone(timedelta(hours=-3))
 WSDL_PATH = Path(__file__).resolve().parents[2] / "integrations" / "afip" / "wsdl" / "wsfev1.wsdl"
 
 TicketCheck = Callable[[str, str, str], "str | None"]
