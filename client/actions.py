@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from client.outbox import Outbox
 from client.store.local import LocalStore, iso
 from client.sync.wire import OP_JOB_NOTE, OP_JOB_TRANSITION
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, message_of
 from shared.ids import new_id
 from shared.schemas.attachments import COORDINATE_MAX, MAX_POINTS, MAX_POINTS_PER_STROKE, MAX_STROKES
-from shared.states.job import JobEvent, JobFacts, JobStatus, TransitionRefusal, check_event
+from shared.states.job import JOB_MACHINE, JobEvent, JobFacts, JobStatus, TransitionRefusal, check_event
 
 if TYPE_CHECKING:
     from client.attachments import UploadQueue
@@ -31,7 +31,6 @@ PHOTO_MAX_SIDE = 1600
 PHOTO_QUALITY = 80
 PHOTO_MAX_INPUT_BYTES = 40 * 1024 * 1024  # a camera original; what is sent is the compressed JPEG
 NOTE_MAX = 4000
-CLOSED = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
 
 REFUSAL_CODES: dict[TransitionRefusal, str] = {
     TransitionRefusal.TRANSITION_NOT_ALLOWED: ErrorCode.JOB_TRANSITION_NOT_ALLOWED.value,
@@ -109,10 +108,8 @@ class TechnicianActions:
 
     def _open_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
-        if JobStatus(job["status"]) in CLOSED:
-            raise ActionRefused(
-                ErrorCode.JOB_CLOSED.value, "El trabajo ya está terminado o cancelado: no se puede modificar."
-            )
+        if JOB_MACHINE.is_terminal(JobStatus(job["status"])):
+            raise ActionRefused(ErrorCode.JOB_CLOSED.value, message_of(ErrorCode.JOB_CLOSED))
         return job
 
     def _kick(self) -> None:

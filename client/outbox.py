@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from client.store.local import LocalStore, iso
-from client.sync.wire import MAX_PUSH_OPERATIONS, OP_JOB_COMPLETE, OP_JOB_TRANSITION, OpResult, PushOperation
+from client.sync.wire import (
+    MAX_PUSH_OPERATIONS,
+    OP_JOB_COMPLETE,
+    OP_JOB_NOTE,
+    OP_JOB_TRANSITION,
+    OpResult,
+    PushOperation,
+)
 from shared.ids import new_id
 
 DONE_STATUSES = frozenset({"applied", "merged", "duplicate"})
@@ -132,6 +139,8 @@ class Outbox:
                 if op is None:
                     continue
                 done = result.status in DONE_STATUSES
+                is_note = op.op == OP_JOB_NOTE
+                table = "job_notes" if is_note else "jobs"
                 conn.execute(
                     "UPDATE outbox SET state = ?, result_status = ?, result_code = ?, result_message = ?, "
                     "finished_at = ? WHERE op_id = ? AND state = 'pending'",
@@ -140,16 +149,15 @@ class Outbox:
                 if done:
                     outcome.applied += 1
                     if result.record:
-                        table = "job_notes" if op.op.endswith(".note") else "jobs"
                         record = result.record
-                        if table == "job_notes" and "clientId" not in record:
+                        if is_note and "clientId" not in record:
                             record = {**record, "clientId": op.payload.get("id")}
                         self.store.apply_record(table, record)
-                    if op.op.endswith(".note") and not result.record:
+                    if is_note and not result.record:
                         conn.execute("UPDATE job_notes SET pending = 0 WHERE id = ?", (str(op.payload.get("id")),))
                 else:
                     outcome.rejected += 1
-                    if op.op.endswith(".note"):  # kept and shown as not sent, with the conflict
+                    if is_note:  # kept and shown as not sent, with the conflict
                         conn.execute("UPDATE job_notes SET pending = 2 WHERE id = ?", (str(op.payload.get("id")),))
                     outcome.conflict_ids.append(
                         self.store.add_conflict(
@@ -164,7 +172,6 @@ class Outbox:
                         )
                     )
                     if result.record:
-                        table = "job_notes" if op.op.endswith(".note") else "jobs"
                         self.store.apply_record(table, result.record)
             touched = {by_id[str(r.op_id)].entity_id for r in results if str(r.op_id) in by_id}
             self.store.replay_pending(touched)
@@ -179,8 +186,4 @@ def _completes(op: QueuedOp) -> bool:
 class MarkOutcome:
     applied: int = 0
     rejected: int = 0
-    conflict_ids: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.conflict_ids is None:
-            self.conflict_ids = []
+    conflict_ids: list[str] = field(default_factory=list)

@@ -31,21 +31,12 @@ import sqlite_utils
 
 from client.store.schema import MIGRATIONS
 from shared.ids import new_id
-from shared.schemas.sync import OP_JOB_COMPLETE, OP_JOB_NOTE, OP_JOB_PROGRESS, OP_JOB_TRANSITION
+from shared.schemas.sync import OP_JOB_COMPLETE, OP_JOB_NOTE, OP_JOB_PROGRESS, OP_JOB_TRANSITION, SYNC_TABLES
 from shared.states.job import JOB_MACHINE, JobEvent, JobStatus, allowed_events
 
 # Buenos Aires: UTC-3 all year (no DST since 2009); a fixed offset needs no tzdata on the phone
 ARGENTINA = datetime.timezone(datetime.timedelta(hours=-3), "ART")
 
-SYNCED_TABLES = (
-    "jobs",
-    "customers",
-    "customer_addresses",
-    "price_book_items",
-    "job_notes",
-    "job_photos",
-    "job_signatures",
-)
 TRANSITION_OPS = (OP_JOB_TRANSITION, OP_JOB_COMPLETE)
 
 
@@ -782,7 +773,7 @@ class LocalStore:
 
 def _table_order(tables: dict[str, Any]) -> list[str]:
     """Parents before children (customers before jobs, jobs before notes); unknown tables last."""
-    order = {name: i for i, name in enumerate(SYNCED_TABLES)}
+    order = {name: i for i, name in enumerate(SYNC_TABLES)}
     order.update({"customers": -3, "customer_addresses": -2, "jobs": -1})
     return sorted(tables, key=lambda t: order.get(t, 99))
 

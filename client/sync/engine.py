@@ -195,7 +195,7 @@ class SyncEngine:
             report.pushed += len(batch)
             report.applied += outcome.applied
             report.rejected += outcome.rejected
-            report.conflicts += len(outcome.conflict_ids or [])
+            report.conflicts += len(outcome.conflict_ids)
             self._set()
             answered = {str(r.op_id) for r in results}
             if not answered & {op.op_id for op in batch}:

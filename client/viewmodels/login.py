@@ -45,6 +45,19 @@ class LoginVM(Observable):
     def code_prompt(self) -> str:
         return t("login.code_title", phone=mask_phone(self.phone or ""))
 
+    async def _busy(self, call: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run an API call with ``busy`` shown; (False, None) with ``error`` set when it fails."""
+        self.busy = True
+        self.changed()
+        try:
+            return True, await resolve(call())
+        except Exception as exc:
+            self.error = error_text(exc)
+            return False, None
+        finally:
+            self.busy = False
+            self.changed()
+
     async def submit_phone(self, raw: str) -> bool:
         """Normalise the phone and ask the server for a code; True when the code step is next."""
         self.error = None
@@ -54,16 +67,9 @@ class LoginVM(Observable):
             self.error = t(f"phone.{exc.problem.value}")
             self.changed()
             return False
-        self.busy = True
-        self.changed()
-        try:
-            await resolve(self.api.request_otp(phone))
-        except Exception as exc:
-            self.error = error_text(exc)
+        ok, _ = await self._busy(lambda: self.api.request_otp(phone))
+        if not ok:
             return False
-        finally:
-            self.busy = False
-            self.changed()
         self.phone = phone
         self.step = LoginStep.CODE
         self.changed()
@@ -81,16 +87,10 @@ class LoginVM(Observable):
             self.step = LoginStep.PHONE
             self.changed()
             return False
-        self.busy = True
-        self.changed()
-        try:
-            session = await resolve(self.api.verify_otp(self.phone, code, self.device_name))
-        except Exception as exc:
-            self.error = error_text(exc)
+        phone = self.phone
+        ok, session = await self._busy(lambda: self.api.verify_otp(phone, code, self.device_name))
+        if not ok:
             return False
-        finally:
-            self.busy = False
-            self.changed()
         self.session = session
         self.step = LoginStep.DONE
         self.changed()

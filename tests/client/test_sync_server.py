@@ -29,12 +29,12 @@ from client.outbox import Outbox
 from client.store import LocalStore
 from client.sync.engine import SyncEngine
 from client.tokens import MemoryTokenStore
-from server.domain.jobs.events import register
 from server.runtime import Resources
 from tests.client.conftest import SIGNATURE, SIGNATURE_PNG
-from tests.server.auth.conftest import Session, add_member, clear_cooldown, fixture_owner, random_phone, sandbox_code
+from tests.server.auth.conftest import Session, clear_cooldown, fixture_owner, sandbox_code
+from tests.server.jobs.conftest import Team, fixture_team, jobs_subscribed
 
-__all__ = ["fixture_owner"]
+__all__ = ["fixture_owner", "fixture_team", "jobs_subscribed"]
 
 API = "/api/v1"
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
@@ -74,36 +74,20 @@ class Device:
     network: Network
 
 
-@dataclass
-class Office:
-    owner: Session
-    dispatcher: Session
-    tech: Session
-    other_tech: Session
-    customer: dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def jobs_subscribed(resources: Resources) -> None:
-    register(resources)
+Office = Team  # the jobs tests' organisation: a dispatcher, two technicians, a customer
 
 
 @pytest.fixture(name="office")
-async def fixture_office(client: httpx.AsyncClient, resources: Resources, owner: Session) -> Office:
-    dispatcher = await add_member(client, resources, owner, "dispatcher")
-    tech = await add_member(client, resources, owner, "technician")
-    other = await add_member(client, resources, owner, "technician")
-    response = await client.post(
-        f"{API}/customers",
-        headers=owner.headers,
-        json={
-            "name": "Consorcio Belgrano",
-            "phone": random_phone(),
-            "addresses": [{"street": "Cabildo 1234", "city": "CABA", "lat": -34.56, "lng": -58.45, "isDefault": True}],
-        },
+def fixture_office(team: Team) -> Office:
+    return team
+
+
+async def office_moves(client: httpx.AsyncClient, office: Office, job_id: str, event: str, **fields: Any) -> None:
+    """The dispatcher makes a status move on the server."""
+    moved = await client.post(
+        f"{API}/jobs/{job_id}/transitions", headers=office.dispatcher.headers, json={"event": event, **fields}
     )
-    assert response.status_code == 201, response.text
-    return Office(owner, dispatcher, tech, other, response.json())
+    assert moved.status_code == 200, moved.text
 
 
 def tomorrow() -> datetime.date:
@@ -127,12 +111,14 @@ async def scheduled_jobs(
         )
         assert created.status_code == 201, created.text
         start = datetime.datetime.combine(tomorrow(), datetime.time(8), BA) + datetime.timedelta(minutes=20 * i)
-        moved = await client.post(
-            f"{API}/jobs/{created.json()['id']}/transitions",
-            headers=office.dispatcher.headers,
-            json={"event": "schedule", "scheduledStart": start.isoformat(), "technicianIds": [tech.user_id]},
+        await office_moves(
+            client,
+            office,
+            created.json()["id"],
+            "schedule",
+            scheduledStart=start.isoformat(),
+            technicianIds=[tech.user_id],
         )
-        assert moved.status_code == 200, moved.text
         ids.append(created.json()["id"])
     return ids
 
@@ -307,12 +293,7 @@ async def test_one_refused_operation_becomes_a_conflict_and_the_rest_apply(
     device.actions.transition(cancelled, "start_travel")
     device.actions.add_note(cancelled, "Estoy en la puerta")
     device.actions.transition(fine, "start_travel")
-    gone = await client.post(
-        f"{API}/jobs/{cancelled}/transitions",
-        headers=office.dispatcher.headers,
-        json={"event": "cancel", "reason": "El cliente llamó para cancelar"},
-    )
-    assert gone.status_code == 200, gone.text
+    await office_moves(client, office, cancelled, "cancel", reason="El cliente llamó para cancelar")
     device.network.up = True
     report = await synced(device)
     assert report.rejected >= 1 and report.applied >= 1
@@ -416,10 +397,7 @@ async def test_the_same_move_made_by_the_office_merges_without_a_conflict(
     device.actions.transition(job_id, "start_travel")
     device.actions.transition(job_id, "start_work")
     # the technician phoned in: the dispatcher marked them en camino meanwhile
-    phoned = await client.post(
-        f"{API}/jobs/{job_id}/transitions", headers=office.dispatcher.headers, json={"event": "start_travel"}
-    )
-    assert phoned.status_code == 200, phoned.text
+    await office_moves(client, office, job_id, "start_travel")
     device.network.up = True
     report = await synced(device)
     assert report.rejected == 0 and device.store.conflicts() == []
@@ -435,12 +413,7 @@ async def test_a_photo_for_a_job_closed_meanwhile_is_kept_and_shown(
     device.network.up = False
     device.actions.transition(job_id, "start_travel")
     photo_id = device.actions.add_photo(job_id, jpeg(9), "image/jpeg")
-    cancelled = await client.post(
-        f"{API}/jobs/{job_id}/transitions",
-        headers=office.dispatcher.headers,
-        json={"event": "cancel", "reason": "Reprogramado por el cliente"},
-    )
-    assert cancelled.status_code == 200, cancelled.text
+    await office_moves(client, office, job_id, "cancel", reason="Reprogramado por el cliente")
     device.network.up = True
     await synced(device)
     photo = next(p for p in device.store.job(job_id)["photos"] if p["id"] == photo_id)

@@ -38,12 +38,11 @@ from shared.errors import ErrorCode, message_of
 from shared.schemas import jobs as jobs_wire
 from shared.schemas import sync as wire
 from shared.states import SyncOperationStatus
-from shared.states.job import JobEvent, JobStatus
-from shared.sync.conflicts import OFFICE_VISIBLE, ConflictKind, Outcome, decide_transition
+from shared.states.job import JobEvent
+from shared.sync.conflicts import OFFICE_VISIBLE, ConflictKind, Outcome, decide_transition, is_stale
 
 log = get_logger("campotech.sync")
 
-CLOSED = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
 MAX_WINDOW_SHIFT_DAYS = 30  # a cursor of an older day than this starts over
 
 
@@ -562,7 +561,7 @@ async def _progress(
 ) -> _Outcome:
     """Progress fields (the technician's: actual minutes, closing notes, materials) on an open job."""
     data: _Progress = _convert(op.payload, _Progress)
-    if JobStatus(job.status) in CLOSED:
+    if job.status in jobs.CLOSED:
         raise AppError(ErrorCode.JOB_CLOSED, details={"status": str(job.status)})
     before = {"actualMinutes": job.actual_minutes, "completionNotes": job.completion_notes, "materials": job.materials}
     if data.actual_minutes is not None:
@@ -575,7 +574,7 @@ async def _progress(
     await session.flush()
     after = {"actualMinutes": job.actual_minutes, "completionNotes": job.completion_notes, "materials": job.materials}
     await record_by(session, ctx, "job.progress_synced", "job", job.id, before, after, trace_id)
-    stale = op.base_version is not None and op.base_version != job.version - 1
+    stale = is_stale(op.base_version, job.version - 1)
     return _Outcome(status="merged" if stale else "applied", record=await record_of(session, "jobs", job.id))
 
 

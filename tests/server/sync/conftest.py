@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from server.domain.jobs.events import register
 from server.runtime import Resources
 from tests.server.auth.conftest import Session, add_member, fixture_owner, random_phone
+from tests.server.jobs.conftest import jobs_subscribed
 
-__all__ = ["Team", "fixture_owner"]
+__all__ = ["Team", "fixture_owner", "jobs_subscribed"]
 
 API = "/api/v1"
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
@@ -29,11 +29,6 @@ class Team:
     other_tech: Session
     customer: dict[str, Any]
     other_customer: dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def jobs_subscribed(resources: Resources) -> None:
-    register(resources)
 
 
 async def new_customer(client: httpx.AsyncClient, who: Session, name: str) -> dict[str, Any]:
