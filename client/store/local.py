@@ -29,6 +29,8 @@ from typing import Any
 import msgspec
 import sqlite_utils
 
+from client.store import records as records_
+from client.store.records import Record
 from client.store.schema import MIGRATIONS
 from shared.ids import new_id
 from shared.schemas.sync import OP_JOB_COMPLETE, OP_JOB_NOTE, OP_JOB_PROGRESS, OP_JOB_TRANSITION, SYNC_TABLES
@@ -157,22 +159,34 @@ class LocalStore:
         return current
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one); committed when the outermost exits."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (nested calls join the outer one); committed when the outermost exits.
+
+        ``durable=False`` (only for what the server can send again: bootstrap pages) commits without waiting
+        for the disk (``synchronous=NORMAL`` in WAL: never corrupt, but a power cut may lose the last such
+        commits, which are then fetched again). Every other transaction, and so everything the technician
+        did, is durable; the next durable commit also makes the earlier ones durable."""
         with self._lock:
+            relaxed = self._depth == 0 and not durable
             if self._depth == 0:
+                if relaxed:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
-                yield self.conn
-            except BaseException:
+                try:
+                    yield self.conn
+                except BaseException:
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self.conn.execute("ROLLBACK")
+                    raise
                 self._depth -= 1
                 if self._depth == 0:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self.conn.execute("COMMIT")
+                    self.conn.execute("COMMIT")
+            finally:
+                if relaxed:
+                    self.conn.execute("PRAGMA synchronous=FULL")
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -286,11 +300,16 @@ class LocalStore:
         job["technician_ids"] = json.loads(job["technician_ids"])
         job["materials"] = json.loads(job["materials"]) if job["materials"] else []
         job["address"] = job["address_text"] = address_text(job)
-        job["lines"] = self._rows(
-            "SELECT id, description, quantity, unit_price, total_amount FROM job_lines "
-            "WHERE job_id = ? ORDER BY position",
-            [job_id],
-        )
+        job["lines"] = [
+            {
+                "id": line.get("id"),
+                "description": line.get("description"),
+                "quantity": line.get("quantity"),
+                "unit_price": line.get("unitPrice"),
+                "iva_rate": line.get("ivaRate"),
+            }
+            for line in job["data"].get("lines") or []
+        ]
         job["notes"] = [
             {**n, "pending": n["pending"] == 1, "rejected": n["pending"] == 2}
             for n in self._rows(
@@ -422,12 +441,12 @@ class LocalStore:
                 self.set_cursor(page.cursor)
         return applied
 
-    def apply_bootstrap(self, table: str, rows: list[dict[str, Any]]) -> int:
+    def apply_bootstrap(self, table: str, rows: list[Record]) -> int:
         """Apply one bootstrap page of ``table`` (upserts only)."""
         with self.transaction():
             return self._apply_table(table, rows, [])
 
-    def apply_record(self, table: str, record: dict[str, Any]) -> None:
+    def apply_record(self, table: str, record: Record) -> None:
         """One record the server answered a push with (same shape as the pull's)."""
         with self.transaction():
             self._apply_table(table, [record], [])
@@ -438,7 +457,6 @@ class LocalStore:
             for table in (
                 "jobs",
                 "job_technicians",
-                "job_lines",
                 "customers",
                 "customer_addresses",
                 "price_book_items",
@@ -455,7 +473,7 @@ class LocalStore:
                 conn.execute("DELETE FROM signatures")
                 conn.execute("DELETE FROM conflicts")
 
-    def _apply_table(self, table: str, upserts: list[dict[str, Any]], deletes: list[str]) -> int:
+    def _apply_table(self, table: str, upserts: list[Record], deletes: list[str]) -> int:
         handler = _UPSERTS.get(table)
         if handler is None:
             return 0  # a table this version of the app does not know: ignored, never an error
@@ -478,54 +496,42 @@ class LocalStore:
             found.update((r[0], r[1]) for r in self.conn.execute(sql, chunk))
         return found
 
-    def _upsert_jobs(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_jobs(self, records: list[Record]) -> None:
         conn = self.conn
+        decoded = records_.decode(records, records_.JobRecord)
         # a record older than the one held (a late page, a replayed answer) changes nothing, lines included
-        have = self._current_versions("jobs", [str(r["id"]) for r in records])
-        records = [r for r in records if int(r.get("version") or 0) >= have.get(str(r["id"]), -1)]
+        have = self._current_versions("jobs", [job.id for job, _ in decoded])
         rows = []
-        techs = []
-        lines = []
+        techs: list[tuple[str, str, str | None]] = []
         ids = []
-        for r in records:
-            job_id = str(r["id"])
+        for job, text in decoded:
+            if job.version < have.get(job.id, -1):
+                continue
+            job_id = job.id
             ids.append((job_id,))
-            tech_ids = [str(t) for t in r.get("technicianIds") or []]
+            start = iso_or_none(job.scheduled_start)
             rows.append(
                 (
                     job_id,
-                    _str(r.get("customerId")),
-                    _str(r.get("addressId")),
-                    r.get("title") or "",
-                    r.get("description"),
-                    r.get("serviceType"),
-                    r.get("priority"),
-                    r.get("status") or "pending",
-                    iso_or_none(r.get("scheduledStart")),
-                    iso_or_none(r.get("scheduledEnd")),
-                    _json(tech_ids),
-                    r.get("completionNotes"),
-                    r.get("actualMinutes"),
-                    _json(r["materials"]) if r.get("materials") else None,
-                    int(r.get("version") or 0),
-                    int(r.get("changeSeq") or 0),
-                    _json(r),
+                    job.customer_id,
+                    job.address_id,
+                    job.title or "",
+                    job.description,
+                    job.service_type,
+                    job.priority,
+                    job.status or "pending",
+                    start,
+                    iso_or_none(job.scheduled_end),
+                    _json(job.technician_ids),
+                    job.completion_notes,
+                    job.actual_minutes,
+                    _json(job.materials) if job.materials else None,
+                    job.version,
+                    job.change_seq,
+                    text,
                 )
             )
-            techs.extend((job_id, t, rows[-1][8]) for t in tech_ids)
-            for position, line in enumerate(r.get("lines") or []):
-                lines.append(
-                    (
-                        str(line.get("id") or f"{job_id}:{position}"),
-                        job_id,
-                        position,
-                        line.get("description"),
-                        _str(line.get("quantity")),
-                        _str(line.get("unitPrice")),
-                        _str(line.get("totalAmount")),
-                        _json(line),
-                    )
-                )
+            techs.extend((job_id, t, start) for t in job.technician_ids)
         conn.executemany(
             """INSERT INTO jobs (id, customer_id, address_id, title, description, service_type, priority, status,
                    server_status, scheduled_start, scheduled_end, technician_ids, completion_notes, actual_minutes,
@@ -541,10 +547,9 @@ class LocalStore:
                WHERE excluded.version >= jobs.version""",
             rows,
         )
-        conn.executemany("DELETE FROM job_technicians WHERE job_id = ?", ids)
+        held = [i for i in ids if i[0] in have]  # a job new to the store has no technicians to replace
+        conn.executemany("DELETE FROM job_technicians WHERE job_id = ?", held)
         conn.executemany("INSERT OR IGNORE INTO job_technicians VALUES (?, ?, ?)", techs)
-        conn.executemany("DELETE FROM job_lines WHERE job_id = ?", ids)
-        conn.executemany("INSERT OR REPLACE INTO job_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lines)
         self.replay_pending(self._pending_job_ids(i[0] for i in ids))
 
     def replay_pending(self, job_ids: Iterable[str]) -> None:
@@ -597,80 +602,73 @@ class LocalStore:
         for sql in (
             "DELETE FROM jobs WHERE id = ?",
             "DELETE FROM job_technicians WHERE job_id = ?",
-            "DELETE FROM job_lines WHERE job_id = ?",
             "DELETE FROM job_notes WHERE job_id = ? AND pending = 0",
             "DELETE FROM photos WHERE job_id = ? AND upload_state = 'uploaded'",
             "DELETE FROM signatures WHERE job_id = ? AND upload_state = 'uploaded'",
         ):
             self.conn.executemany(sql, keys)
 
-    def _upsert_customers(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_customers(self, records: list[Record]) -> None:
         self.conn.executemany(
             """INSERT INTO customers (id, name, phone, version, change_seq, data) VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
                    version = excluded.version, change_seq = excluded.change_seq, data = excluded.data
                WHERE excluded.version >= customers.version""",
             [
-                (
-                    str(r["id"]),
-                    r.get("name") or "",
-                    r.get("phone"),
-                    int(r.get("version") or 0),
-                    int(r.get("changeSeq") or 0),
-                    _json(r),
-                )
-                for r in records
+                (c.id, c.name or "", c.phone, c.version, c.change_seq, text)
+                for c, text in records_.decode(records, records_.CustomerRecord)
             ],
         )
 
-    def _upsert_addresses(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_addresses(self, records: list[Record]) -> None:
         self.conn.executemany(
             """INSERT OR REPLACE INTO customer_addresses
                    (id, customer_id, street, city, province, reference, lat, lng, is_default, version, change_seq, data)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
-                    str(r["id"]),
-                    _str(r.get("customerId")),
-                    r.get("street"),
-                    r.get("city"),
-                    r.get("province"),
-                    r.get("reference"),
-                    r.get("lat"),
-                    r.get("lng"),
-                    1 if r.get("isDefault") else 0,
-                    int(r.get("version") or 0),
-                    int(r.get("changeSeq") or 0),
-                    _json(r),
+                    a.id,
+                    a.customer_id,
+                    a.street,
+                    a.city,
+                    a.province,
+                    a.reference,
+                    a.lat,
+                    a.lng,
+                    1 if a.is_default else 0,
+                    a.version,
+                    a.change_seq,
+                    text,
                 )
-                for r in records
+                for a, text in records_.decode(records, records_.AddressRecord)
             ],
         )
 
-    def _upsert_items(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_items(self, records: list[Record]) -> None:
         self.conn.executemany(
             """INSERT OR REPLACE INTO price_book_items
                    (id, code, name, kind, unit, base_price, is_active, search, version, change_seq, data)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
-                    str(r["id"]),
-                    r.get("code"),
-                    r.get("name") or "",
-                    r.get("kind"),
-                    r.get("unit"),
-                    _str(r.get("basePrice")),
-                    0 if r.get("isActive") is False else 1,
-                    fold(f"{r.get('code') or ''} {r.get('name') or ''}"),
-                    int(r.get("version") or 0),
-                    int(r.get("changeSeq") or 0),
-                    _json(r),
+                    i.id,
+                    i.code,
+                    i.name or "",
+                    i.kind,
+                    i.unit,
+                    i.base_price,
+                    1 if i.is_active else 0,
+                    fold(f"{i.code or ''} {i.name or ''}"),
+                    i.version,
+                    i.change_seq,
+                    text,
                 )
-                for r in records
+                for i, text in records_.decode(records, records_.ItemRecord)
             ],
         )
 
-    def _upsert_notes(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_notes(self, received: list[Record]) -> None:
+        records = [records_.as_dict(r) for r in received]
         # a note made on this device comes back with the same id, or with the server's own id and the
         # device's as ``clientId`` (or, in a pull, this device's id and the same text): the local copy is
         # confirmed, never duplicated
@@ -708,7 +706,8 @@ class LocalStore:
             ],
         )
 
-    def _upsert_photos(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_photos(self, received: list[Record]) -> None:
+        records = [records_.as_dict(r) for r in received]
         # a photo this device uploaded comes back by its content hash: the local row learns the server's id
         for r in records:
             job_id, content_hash = str(r.get("jobId")), str(r.get("contentHash"))
@@ -738,7 +737,8 @@ class LocalStore:
             "DELETE FROM photos WHERE (id = ?1 OR server_id = ?1) AND upload_state = 'uploaded'", [(i,) for i in ids]
         )
 
-    def _upsert_signatures(self, records: list[dict[str, Any]]) -> None:
+    def _upsert_signatures(self, received: list[Record]) -> None:
+        records = [records_.as_dict(r) for r in received]
         for r in records:
             job_id = str(r.get("jobId"))
             local = self.conn.execute("SELECT upload_state FROM signatures WHERE job_id = ?", (job_id,)).fetchone()

@@ -178,4 +178,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX conflicts_open ON conflicts (acknowledged_at, created_at);
         """,
     ),
+    (
+        2,
+        "job lines read from the job's record",
+        # only a job's detail shows its lines: they are read from ``jobs.data``, not written a second time
+        # for every job of a first sync
+        """
+        DROP TABLE job_lines;
+        """,
+    ),
 ]

@@ -276,9 +276,10 @@ class SyncEngine:
             self.store.set_cursor(cursor)
             self.store.set_meta("bootstrap", None)
 
-    def _apply_bootstrap_page(self, table: str, records: list[dict[str, Any]], state: dict[str, Any]) -> int:
-        """One page and the progress after it, in one transaction (runs in a worker thread)."""
-        with self.store.transaction():
+    def _apply_bootstrap_page(self, table: str, records: list[Any], state: dict[str, Any]) -> int:
+        """One page and the progress after it, in one transaction (runs in a worker thread); not waited on to
+        reach the disk: the server sends a lost page again, and the progress saved with it says from where."""
+        with self.store.transaction(durable=False):
             applied = self.store.apply_bootstrap(table, records)
             self.store.set_meta("bootstrap", json.dumps(state))
         return applied

@@ -1,6 +1,7 @@
 """What the client reads and sends on the sync endpoints (pull, bootstrap, push).
 
-Decoded leniently (unknown fields ignored, records kept as dicts): the server's own Structs live in
+Decoded leniently (unknown fields ignored; synced records kept as the server's JSON text, decoded by the
+store, ``client.store.records``): the server's own Structs live in
 ``shared/schemas/sync.py``; the client only needs these fields, so a field added there never breaks
 an installed phone.
 """
@@ -39,7 +40,7 @@ __all__ = [
 
 
 class TableChanges(CamelStruct):
-    upserts: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    upserts: list[msgspec.Raw] = msgspec.field(default_factory=list)  # kept as JSON: decoded by the store
     deletes: list[str] = msgspec.field(default_factory=list)
 
 
@@ -52,7 +53,7 @@ class PullPage(CamelStruct):
 
 class BootstrapPage(CamelStruct):
     table: str | None = None
-    records: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    records: list[msgspec.Raw] = msgspec.field(default_factory=list)  # kept as JSON: decoded by the store
     next_after: str | None = None  # the ``after`` of the next page; None when the table is done
     has_more: bool = False
     cursor: str | None = None  # send back on further bootstrap calls; pull from it when all tables are done

@@ -76,6 +76,7 @@ _SQLSTATE_CODES: dict[str, ErrorCode] = {
     "22001": ErrorCode.VALIDATION_FAILED,  # string_data_right_truncation
     "22003": ErrorCode.VALIDATION_FAILED,  # numeric_value_out_of_range
     "42501": ErrorCode.NOT_FOUND,  # row-level security refused the row: as if it did not exist
+    "57014": ErrorCode.SERVICE_UNAVAILABLE,  # query_canceled: a statement timeout (try again later)
 }
 
 
@@ -123,7 +124,8 @@ def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> R
         log.error("database error", sqlstate=state, path=request.url.path, exc_info=exc)
         return error_response(request, ErrorCode.INTERNAL_ERROR)
     log.info("database refused", sqlstate=state, code=code.value, path=request.url.path)
-    return error_response(request, code, details={"sqlstate": state})
+    headers = {"Retry-After": "30"} if code is ErrorCode.SERVICE_UNAVAILABLE else None
+    return error_response(request, code, details={"sqlstate": state}, headers=headers)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

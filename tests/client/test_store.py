@@ -239,3 +239,66 @@ def test_signing_in_as_someone_else_forgets_the_previous_working_set(store: Loca
     assert len(store.jobs_for_day(DAY)) == 2  # same person: kept
     store.set_session(user_id=OTHER_TECH, org_id="org-2", role="technician")
     assert store.jobs_for_day(DAY) == [] and store.cursor() is None
+
+
+def test_records_kept_as_the_servers_json_unknown_fields_included(store: LocalStore) -> None:
+    """Pages are never decoded into dicts: each record is read into the store's columns and its text kept as
+    received, fields this version of the app does not know included (a newer server never breaks a phone)."""
+    import msgspec
+
+    c = customer("Ferretería Norte", loyalty="oro")
+    j = job(c["id"], color="rojo", lines=[{"id": "l-1", "description": "Termocupla", "quantity": "2"}])
+    raw = [msgspec.Raw(msgspec.json.encode(r)) for r in (j,)]
+    store.apply_pull(page(customers=[msgspec.Raw(msgspec.json.encode(c))], jobs=raw))
+    detail = store.job(j["id"])
+    assert detail is not None and detail["title"] == j["title"] and detail["customer_name"] == "Ferretería Norte"
+    assert detail["data"]["color"] == "rojo"  # kept as the server sent it
+    assert detail["lines"] == [
+        {"id": "l-1", "description": "Termocupla", "quantity": "2", "unit_price": None, "iva_rate": None}
+    ]
+    assert [r["id"] for r in store.jobs_for_day(DAY, technician_id=TECH)] == [j["id"]]
+    # the same record decoded (a push answer) lands the same way
+    store.apply_record("jobs", j | {"version": 3, "title": "Termocupla cambiada"})
+    assert store.job(j["id"])["title"] == "Termocupla cambiada"
+
+
+def test_only_bootstrap_pages_skip_waiting_for_the_disk(store: LocalStore, outbox: Outbox) -> None:
+    """A first-sync page may commit before reaching the disk (the server sends it again); anything the
+    technician did always waits for it, also right after a page and inside one."""
+
+    def synchronous() -> int:
+        return int(store.conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    assert synchronous() == 2  # FULL
+    with store.transaction(durable=False):
+        assert synchronous() == 1  # NORMAL: WAL stays consistent, the last pages may have to come again
+    assert synchronous() == 2
+    with store.transaction(), store.transaction(durable=False):
+        assert synchronous() == 2  # joined a durable transaction: durable
+    try:
+        with store.transaction(durable=False):
+            raise RuntimeError("page broken")
+    except RuntimeError:
+        pass
+    assert synchronous() == 2  # restored after a failed page too
+    j = seed_day(store, 1)[0]
+    from client.actions import TechnicianActions
+
+    TechnicianActions(store, outbox).transition(j["id"], "start_travel")
+    assert synchronous() == 2 and outbox.pending() == 1
+
+
+def test_upgrade_from_the_first_schema_keeps_jobs_and_reads_lines_from_the_record(store_path: Path) -> None:
+    old = LocalStore.open(store_path)
+    old.close()
+    conn = sqlite3.connect(store_path)  # a phone still on schema 1: job lines in their own table
+    conn.execute("DELETE FROM schema_version WHERE version > 1")
+    conn.execute("CREATE TABLE IF NOT EXISTS job_lines (id TEXT PRIMARY KEY, job_id TEXT, position INTEGER)")
+    conn.commit()
+    conn.close()
+    store = LocalStore.open(store_path)
+    assert store.schema_version() == MIGRATIONS[-1][0]
+    assert "job_lines" not in store.db.table_names()
+    j = seed_day(store, 1)[0]
+    assert [line["description"] for line in store.job(j["id"])["lines"]] == ["Service"]
+    store.close()

@@ -44,6 +44,7 @@ from shared.sync.conflicts import OFFICE_VISIBLE, ConflictKind, Outcome, decide_
 log = get_logger("campotech.sync")
 
 MAX_WINDOW_SHIFT_DAYS = 30  # a cursor of an older day than this starts over
+SYNC_STATEMENT_TIMEOUT = "30s"  # a pull or bootstrap page takes milliseconds; one still running is stuck
 
 
 def scope_of(ctx: RequestContext, today: datetime.date | None = None) -> Scope:
@@ -60,6 +61,22 @@ async def _head(session: AsyncSession, org_id: uuid.UUID) -> tuple[int, int]:
         await session.execute(text("SELECT seq, pruned_seq FROM change_seq_heads WHERE org_id = :org"), {"org": org_id})
     ).first()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def _plan_each_time(session: AsyncSession) -> None:
+    """Plan this transaction's statements for their actual parameters, and stop a runaway one.
+
+    The driver prepares statements and PostgreSQL switches one run often to a generic plan; for the scope's
+    nested conditions such a plan, made while the tables were small or their statistics old, took minutes
+    where the plan for the actual technician and window takes milliseconds (planning costs well under a
+    millisecond here). A statement still running after ``SYNC_STATEMENT_TIMEOUT`` is cancelled: the device
+    gets 503 ``service_unavailable`` and retries later, and no connection is held for minutes."""
+    await session.execute(
+        text(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('statement_timeout', :t, true)"
+        ),
+        {"t": SYNC_STATEMENT_TIMEOUT},
+    )
 
 
 def _usable(cursor: Cursor | None, scope: Scope, head: int, pruned: int) -> bool:
@@ -84,6 +101,7 @@ async def pull(
 ) -> wire.SyncPullPage:
     """Changes since ``cursor_token`` (none: from nothing), at most ``limit`` rows plus what they bring along."""
     scope = scope_of(ctx)
+    await _plan_each_time(session)
     head, pruned = await _head(session, scope.org_id)
     now = utcnow()
     if cursor_token:
@@ -245,6 +263,7 @@ async def bootstrap(
     if table not in RECORDS:
         raise AppError(ErrorCode.SYNC_TABLE_UNKNOWN, details={"table": table, "tables": list(wire.SYNC_TABLES)})
     scope = scope_of(ctx)
+    await _plan_each_time(session)
     head, pruned = await _head(session, scope.org_id)
     reset = False
     cursor = decode_cursor(cursor_token, secret) if cursor_token else None
@@ -252,23 +271,25 @@ async def bootstrap(
         reset, cursor, after = True, None, None
     if cursor is None:
         cursor = Cursor(scope.org_id, head, scope.key, scope.day)
-    params = scope.params() | {"lim": limit + 1}
+    params = scope.params() | {"lim": limit}
     keyset = ""
     if after is not None:
         keyset = " AND x.id > :after"
         params["after"] = after
+    # one row back: the page's records already as one JSON array (no row-by-row decoding or encoding
+    # here), whether a row follows it (the page reads one more), and the last id sent (the next ``after``)
     sql = (
-        f"SELECT x.id, ({RECORDS[table]})::text FROM {table} x WHERE {scope.rows(table)}{keyset}"  # noqa: S608
-        " ORDER BY x.id LIMIT :lim"
+        f"WITH page AS (SELECT x.id, {RECORDS[table]} AS r, row_number() OVER (ORDER BY x.id) AS n"  # noqa: S608
+        f" FROM {table} x WHERE {scope.rows(table)}{keyset} ORDER BY x.id LIMIT :lim + 1)"
+        " SELECT coalesce(json_agg(page.r ORDER BY page.id) FILTER (WHERE page.n <= :lim), '[]')::text,"
+        " count(*) > :lim, (array_agg(page.id ORDER BY page.id DESC) FILTER (WHERE page.n <= :lim))[1] FROM page"
     )
-    rows = (await session.execute(text(sql), params)).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    records, has_more, last_id = (await session.execute(text(sql), params)).one()
     return wire.SyncBootstrapPage(
         table=table,
-        records=[_raw(row[1]) for row in rows],  # type: ignore[misc]
-        next_after=str(rows[-1][0]) if has_more else None,
-        has_more=has_more,
+        records=_raw(records),  # type: ignore[arg-type]
+        next_after=str(last_id) if has_more else None,
+        has_more=bool(has_more),
         cursor=encode_cursor(cursor, secret),
         server_time=utcnow(),
         reset=reset,

@@ -7,6 +7,9 @@ import uuid
 
 import asyncpg
 import httpx
+import msgspec
+import pytest
+from sqlalchemy import text
 
 from server.db.engine import tenant_transaction
 from server.domain.sync.services import export_rows
@@ -76,3 +79,37 @@ async def test_first_sync_in_bulk_pages_the_same_rows_as_the_raw_export(
     for table in ("jobs", "customers", "customer_addresses"):
         assert got[table] == exported[table], table  # the same rows, the same records, the same order
     assert all(job["technicianIds"] == [team.tech.user_id] for job in got["jobs"])
+
+
+async def test_first_sync_is_planned_for_the_technician_and_a_stuck_statement_answers_503(
+    client: httpx.AsyncClient,
+    resources: Resources,
+    team: Team,
+    admin_conn: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL switches a statement the driver runs often to a generic plan; for a technician's scope such a
+    plan, made on old statistics, took minutes (seen in this suite: 5 minutes for one page of customers). The
+    sync plans each call for its own technician and window; a statement still stuck is cancelled and the device
+    is told to come back (503, Retry-After) instead of a connection being held for minutes."""
+    from server.domain.sync import services
+    from server.lib.context import RequestContext
+
+    await seed(admin_conn, team)
+    org = uuid.UUID(team.owner.org_id)
+    ctx = RequestContext(org_id=org, user_id=uuid.UUID(team.tech.user_id), role="technician")
+    async with tenant_transaction(resources.sessionmaker, org) as session:
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))  # as after a busy day
+        page = await services.bootstrap(session, ctx, "secreto-de-prueba", "customers", None, 2000, None)
+        settings = (await session.execute(text("SELECT current_setting('plan_cache_mode'), "
+                                               "current_setting('statement_timeout')"))).one()  # fmt: skip
+    assert len(msgspec.json.decode(page.records)) == CUSTOMERS  # type: ignore[arg-type]
+    assert tuple(settings) == ("force_custom_plan", services.SYNC_STATEMENT_TIMEOUT)
+
+    monkeypatch.setattr(services, "SYNC_STATEMENT_TIMEOUT", "1ms")  # every statement now "stuck"
+    stuck = await client.get(f"{API}/sync/bootstrap", headers=team.tech.headers, params={"table": "jobs"})
+    assert stuck.status_code == 503, stuck.text
+    assert stuck.json()["code"] == "service_unavailable" and stuck.headers["retry-after"] == "30"
+    monkeypatch.undo()
+    fine = await client.get(f"{API}/sync/bootstrap", headers=team.tech.headers, params={"table": "jobs", "limit": 10})
+    assert fine.status_code == 200 and len(fine.json()["records"]) == 10  # nothing left broken behind

@@ -181,6 +181,13 @@ async def test_interrupted_bootstrap_resumes_and_matches_the_raw_export(
         params={"table": "customers", "after": "", "cursor": ""},
     )
     assert empty_params.status_code == 200 and len(empty_params.json()["records"]) == 8
+    exact = await client.get(  # a page exactly as long as what is left: the table is done, no empty page after
+        f"{API}/sync/bootstrap", headers=team.dispatcher.headers, params={"table": "customers", "limit": 8}
+    )
+    assert [r["id"] for r in exact.json()["records"]] == [r["id"] for r in empty_params.json()["records"]]
+    assert exact.json()["hasMore"] is False and exact.json()["nextAfter"] is None
+    nothing = await client.get(f"{API}/sync/bootstrap", headers=team.dispatcher.headers, params={"table": "job_photos"})
+    assert nothing.status_code == 200 and nothing.json()["records"] == [] and nothing.json()["hasMore"] is False
     bad_after = await client.get(
         f"{API}/sync/bootstrap", headers=team.dispatcher.headers, params={"table": "customers", "after": "x"}
     )
