@@ -46,7 +46,7 @@ def main() -> None:
     """CampoTech: field-service management for trades businesses in Argentina."""
 
 
-@main.group()
+@main.group(cls=click.RichGroup)
 def db() -> None:
     """Database: migrations and the application role."""
 
@@ -88,14 +88,19 @@ def db_setup() -> None:
     click.echo(f"database {database_name(url)} ready: role {settings.app_db_role}, migrations at head")
 
 
-@main.command("dev")
+@main.group("dev", cls=click.RichGroup, invoke_without_command=True)
 @click.option("--port", type=int, default=None, help="API port (default: CAMPOTECH_PORT or 8000).")
 @click.option("--host", default=None, help="Address to bind (default: CAMPOTECH_HOST or 127.0.0.1).")
 @click.option("--reset", is_flag=True, help="Delete the embedded PostgreSQL and Redis data first; start clean.")
 @click.option("--no-worker", is_flag=True, help="Do not run the queue worker inside the API process.")
-def dev(port: int | None, host: str | None, reset: bool, no_worker: bool) -> None:
+@click.pass_context
+def dev(ctx: click.Context, port: int | None, host: str | None, reset: bool, no_worker: bool) -> None:
     """Run everything locally: embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are set),
-    migrations, demo data, and the API with the queue worker. Ctrl-C stops it all."""
+    migrations, demo data, and the API with the queue worker. Ctrl-C stops it all.
+
+    `campotech dev api off|on` (in another terminal) stops and starts only the API of the running one."""
+    if ctx.invoked_subcommand is not None:
+        return
     from server.dev import DevError, DevOptions, run_dev
 
     try:
@@ -104,6 +109,20 @@ def dev(port: int | None, host: str | None, reset: bool, no_worker: bool) -> Non
         click.echo(f"campotech dev: {exc}", err=True)
         sys.exit(2)
     _exit_now(code)
+
+
+@dev.command("api")
+@click.argument("state", type=click.Choice(["off", "on"]))
+def dev_api(state: str) -> None:
+    """Stop (off) or start (on) the API of the running `campotech dev`; the web client, the sandboxes and the
+    databases keep running (try the technician app offline)."""
+    from server.dev import DevError, switch_dev_api
+
+    try:
+        click.echo(switch_dev_api(state))
+    except (DevError, SettingsError) as exc:
+        click.echo(f"campotech dev api: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command("serve")

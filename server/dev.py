@@ -36,10 +36,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 import psutil
 
-from server.domain.demo.seed import DEMO_CODE, DEMO_TEST_OTP, DemoAfip, DemoSummary, ensure_demo_afip, seed_demo
+from server.domain.demo.seed import (
+    DEMO_CODE,
+    DEMO_MEMBERS,
+    DEMO_TEST_OTP,
+    DemoAfip,
+    DemoSummary,
+    ensure_demo_afip,
+    seed_demo,
+)
 from server.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from server.runtime import Resources
 from server.settings import ENV_VARS, Settings, load_settings, plain_pg_url
+from shared.roles import Role
 
 if TYPE_CHECKING:
     from server.sandbox.afip.app import RunningAfipSandbox
@@ -66,6 +75,8 @@ MERCADOPAGO_SETTINGS = (
     "mercadopago_webhook_secret",
 )
 WEB_STATE_FILE = "dev-web.json"  # in data_dir: the web client's port
+API_STATE_FILE = "dev-api.json"  # in data_dir: the running dev's pid and API address (`campotech dev api off|on`)
+API_SWITCH_WAIT_SECONDS = 60.0
 WEB_CLIENT_DIR = "web-client"  # in data_dir: the web client's local stores (one a signed-in user)
 GRACEFUL_SHUTDOWN_SECONDS = 2.0  # open HTTP connections get this long before being closed
 PROCESS_STOP_SECONDS = 5.0
@@ -150,6 +161,51 @@ class ShutdownSignals:
         self.received.append(signum)
         if first and self.unwinding_allowed:
             raise KeyboardInterrupt
+
+
+class ApiSwitch:
+    """`campotech dev api off|on` from another terminal: SIGUSR1 stops the API (and its in-process worker)
+    while the web client, the sandboxes and the databases keep running; SIGUSR2 starts it again. This is
+    how a person tries the technician app offline: the phone loses the server, not its own page."""
+
+    OFF, ON = signal.SIGUSR1, signal.SIGUSR2
+
+    def __init__(self) -> None:
+        self.off_requested = False
+        self.on_requested = False
+        self.server: Any = None  # the uvicorn server serving the API now
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> ApiSwitch:
+        self._previous = {self.OFF: signal.signal(self.OFF, self._off), self.ON: signal.signal(self.ON, self._on)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def attach(self, server: Any) -> None:
+        self.server = server
+        if self.off_requested:  # asked while it was starting
+            server.should_exit = True
+
+    def _off(self, signum: int, frame: FrameType | None) -> None:
+        self.off_requested, self.on_requested = True, False
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def _on(self, signum: int, frame: FrameType | None) -> None:
+        self.on_requested = True
+
+    def wait_for_on(self, signals: ShutdownSignals) -> bool:
+        """Sleep until `dev api on` (True) or Ctrl-C / SIGTERM (False)."""
+        while not self.on_requested and not signals.requested:
+            time.sleep(0.1)
+        if signals.requested:
+            return False
+        self.off_requested = self.on_requested = False
+        self.server = None
+        return True
 
 
 # --- the data folder ----------------------------------------------------------------------------
@@ -862,8 +918,10 @@ async def serve_api(
     settings: Settings,
     signals: ShutdownSignals,
     on_started: Callable[[], None] | None = None,
+    on_server: Callable[[Any], None] | None = None,
 ) -> None:
-    """Run ``app`` with uvicorn in this event loop until SIGINT/SIGTERM; the lifespan stops the worker.
+    """Run ``app`` with uvicorn in this event loop until SIGINT/SIGTERM (or ``should_exit`` set on the
+    server handed to ``on_server``); the lifespan stops the worker.
 
     uvicorn handles the signals while it serves; one that arrived just before it took over is honoured.
     """
@@ -880,6 +938,8 @@ async def serve_api(
     )
     server = uvicorn.Server(config)
     signals.stop_unwinding()
+    if on_server is not None:
+        on_server(server)
 
     async def announce() -> None:
         if signals.requested:
@@ -938,10 +998,19 @@ def mercadopago_rows(settings: Settings, mercadopago: RunningMercadoPagoSandbox 
     ]
 
 
-def web_client_rows(web: RunningWebClient | None) -> list[tuple[str, str]]:
+def web_client_rows(web: RunningWebClient | None, settings: Settings) -> list[tuple[str, str]]:
     if web is None:
         return []
-    return [("Técnico (web)", f"{web.url}  (open it in a phone-sized window; sign in with a demo phone)")]
+    technician = next(m for m in DEMO_MEMBERS if m.role is Role.TECHNICIAN)
+    code = f", code {DEMO_CODE}" if settings.test_otp == DEMO_TEST_OTP else ""
+    return [
+        (
+            "Técnico (web)",
+            f"{web.url}  (a phone-sized window; {technician.full_name} has today's jobs:"
+            f" {technician.phone.removeprefix('+549')}{code})",
+        ),
+        ("  offline", "`campotech dev api off` stops only the API (the app keeps working); `… api on` brings it back"),
+    ]
 
 
 def dev_banner(
@@ -959,7 +1028,7 @@ def dev_banner(
     token = "(from CAMPOTECH_ADMIN_TOKEN)" if token_from_env else settings.admin_token or ""
     rows = [
         *served_urls(settings.host, settings.port).items(),
-        *web_client_rows(web),
+        *web_client_rows(web, settings),
         ("Admin token", f"{token}  (header X-Admin-Token)"),
         ("Demo data", f"organisation {demo.describe()}"),
         *((f"  {m.role.value}", f"{m.phone}  {m.full_name}") for m in demo.members),
@@ -1094,17 +1163,75 @@ def run_dev(options: DevOptions, environ: Mapping[str, str] | None = None) -> in
                 )
                 if signals.requested:
                     raise KeyboardInterrupt
-                from server.asgi import create_app  # late: importing the whole app takes seconds
-
-                app = create_app(app_settings)
-                app.state.echo_otp_codes = True  # sandbox codes are shown on this console
-                asyncio.run(serve_api(app, app_settings, signals, on_started=lambda: say(banner)))
+                serve_dev_api(app_settings, signals, banner)
                 say("API stopped; stopping the web client and the embedded servers …")
         except KeyboardInterrupt:
             say("stopped before the server was ready")
             return 0
     say("stopped")
     return 0
+
+
+def serve_dev_api(settings: Settings, signals: ShutdownSignals, banner: str) -> None:
+    """Serve the API until Ctrl-C / SIGTERM; `campotech dev api off` stops it (the rest keeps running) and
+    `campotech dev api on` starts it again, as often as wanted."""
+    from server.asgi import create_app  # late: importing the whole app takes seconds
+
+    base = display_base_url(settings.host, settings.port)
+    state = settings.data_dir / API_STATE_FILE
+    state.write_text(json.dumps({"pid": os.getpid(), "url": base}))
+    announce = banner
+    try:
+        with ApiSwitch() as switch:
+            while True:
+                app = create_app(settings)
+                app.state.echo_otp_codes = True  # sandbox codes are shown on this console
+                asyncio.run(
+                    serve_api(app, settings, signals, on_started=lambda a=announce: say(a), on_server=switch.attach)
+                )
+                if signals.requested or not switch.off_requested:
+                    return
+                say(
+                    "API off (and its worker): the web client, the sandboxes and the databases keep running;"
+                    " `campotech dev api on` starts it again"
+                )
+                if not switch.wait_for_on(signals):
+                    return
+                announce = f"API on again at {base}"
+    finally:
+        state.unlink(missing_ok=True)
+
+
+def switch_dev_api(state: str, environ: Mapping[str, str] | None = None, wait: float = API_SWITCH_WAIT_SECONDS) -> str:
+    """`campotech dev api off|on`: tell the `campotech dev` running on the data folder to stop or start its API,
+    and wait until it has; the line to print."""
+    import httpx
+
+    environ = os.environ if environ is None else environ
+    data_dir = load_settings(environ).data_dir.resolve()
+    try:
+        running = json.loads((data_dir / API_STATE_FILE).read_text())
+    except (OSError, ValueError):
+        running = None
+    if not dev_is_running(data_dir) or not running:
+        raise DevError(f"no `campotech dev` is running on {data_dir} (start it first, or set CAMPOTECH_DATA_DIR)")
+    want_up = state == "on"
+    os.kill(int(running["pid"]), ApiSwitch.ON if want_up else ApiSwitch.OFF)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            up = httpx.get(f"{running['url']}/health/live", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            up = False
+        if up == want_up:
+            if want_up:
+                return f"API on at {running['url']}: the apps reach the server again and send what they kept"
+            return (
+                f"API off ({running['url']} does not answer): the web client and the phones work offline;"
+                " `campotech dev api on` starts it again"
+            )
+        time.sleep(0.2)
+    raise DevError(f"the API at {running['url']} did not turn {state} within {wait:.0f} s; see the dev console")
 
 
 def run_serve(environ: Mapping[str, str] | None = None, **overrides: Any) -> int:

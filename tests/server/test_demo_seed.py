@@ -11,12 +11,16 @@ from server.domain.demo.seed import (
     DEMO_CODE,
     DEMO_CUIT,
     DEMO_CUSTOMERS,
+    DEMO_JOB_CUSTOMERS,
+    DEMO_JOBS,
     DEMO_MEMBERS,
     demo_steps,
     ensure_demo_afip,
+    ensure_demo_day,
     seed_demo,
 )
 from server.domain.invoices.afip_gateway import AfipGateway
+from server.domain.jobs.services import LOCAL_TZ
 from server.runtime import Resources
 from server.sandbox.afip.app import start_afip_sandbox
 from server.sandbox.afip.ca import SandboxCA
@@ -121,3 +125,33 @@ async def test_demo_afip_makes_the_demo_org_ready_to_invoice_and_is_idempotent(
     fourth = await ensure_demo_afip(app_settings, resources, other_ca)
     assert fourth.created == ["AFIP certificate"]
     assert (fourth.certificate_not_after - datetime.datetime.now(datetime.UTC)).days >= 700
+
+
+async def test_demo_technicians_find_a_working_day_today_once(
+    resources: Resources, admin_conn: asyncpg.Connection
+) -> None:
+    """A newcomer signing in as a demo technician sees today's jobs (scheduled, with customer and address):
+    added once a day, never twice, through the jobs services (audited, synced like any job)."""
+    summary = await seed_demo(resources)
+    again = await seed_demo(resources)
+    assert not any("jobs for today" in c for c in again.created)
+    day = datetime.datetime.now(LOCAL_TZ).date()
+    rows = await admin_conn.fetch(
+        "SELECT u.phone, j.title, j.status::text, j.address_id, j.change_seq, j.scheduled_start"
+        " FROM jobs j JOIN job_assignments a ON a.job_id = j.id JOIN users u ON u.id = a.technician_id"
+        " WHERE j.org_id = $1 AND (j.scheduled_start AT TIME ZONE 'America/Argentina/Buenos_Aires')::date = $2"
+        " ORDER BY j.scheduled_start",
+        summary.org_id,
+        day,
+    )
+    expected = sorted((j.technician_phone, j.title) for j in DEMO_JOBS)
+    assert sorted((r["phone"], r["title"]) for r in rows) == expected
+    assert all(r["status"] == "scheduled" and r["address_id"] is not None and r["change_seq"] > 0 for r in rows)
+    diego = [r["title"] for r in rows if r["phone"] == DEMO_MEMBERS[3].phone]
+    assert diego == ["Calefón que no enciende", "Pérdida bajo la mesada", "Service de aire acondicionado"]
+    # another day (dev started tomorrow): a fresh working day, the customers reused
+    tomorrow = await ensure_demo_day(resources, summary.org_id, day + datetime.timedelta(days=1))
+    assert len(tomorrow) == len(DEMO_JOBS)
+    names = [r["name"] for r in await admin_conn.fetch("SELECT name FROM customers WHERE org_id = $1", summary.org_id)]
+    assert all(names.count(c.name) == 1 for c in DEMO_JOB_CUSTOMERS)
+    assert await admin_conn.fetchval("SELECT count(*) FROM audit_chain_verify($1)", summary.org_id) == 0

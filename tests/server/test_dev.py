@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import re
 import shutil
@@ -373,6 +374,79 @@ def pay_invoice_through_mercadopago(run: DevRun, access: str, mp_url: str, invoi
     return int(paid.json()["id"])
 
 
+def dev_api(data_dir: Path, state: str) -> str:
+    """`campotech dev api off|on` in another terminal, as a person would type it."""
+    done = subprocess.run(
+        ["uv", "run", "campotech", "dev", "api", state],
+        cwd=PROJECT_ROOT,
+        env=fresh_checkout_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def technician_day_offline(base_url: str, data_dir: Path, folder: Path) -> dict[str, Any]:
+    """The demo technician's phone (the client's own store, outbox and sync engine): first sync shows today's
+    jobs; with the API off (`campotech dev api off`) a job is driven to completed with a photo and the
+    customer's signature; with the API on again everything arrives. Returns the server's job."""
+    import io
+
+    from PIL import Image
+
+    from client.actions import TechnicianActions
+    from client.api import ApiClient
+    from client.attachments import UploadQueue
+    from client.outbox import Outbox
+    from client.store import LocalStore
+    from client.sync.engine import SyncEngine
+    from client.tokens import MemoryTokenStore
+    from server.domain.demo.seed import DEMO_CODE, DEMO_JOBS, DEMO_MEMBERS
+    from server.domain.jobs.services import LOCAL_TZ
+
+    technician = DEMO_MEMBERS[3]
+    store = LocalStore.open(folder / "phone" / "campotech.db")
+    api = ApiClient(base_url, MemoryTokenStore())
+    try:
+        await api.request_otp(technician.phone)
+        session = await api.verify_otp(technician.phone, DEMO_CODE, "Moto G del técnico")
+        store.set_session(
+            user_id=session.user_id, org_id=session.org_id, role=session.role, full_name=session.full_name
+        )
+        outbox, uploads = Outbox(store), UploadQueue(store, api)
+        engine = SyncEngine(api, store, outbox, uploads, device_id=store.device_id())
+        actions = TechnicianActions(store, outbox, uploads)
+        assert (await engine.sync_once()).errors == []
+        today = store.jobs_for_day(datetime.datetime.now(LOCAL_TZ).date(), technician_id=session.user_id)
+        assert [j["title"] for j in today] == [j.title for j in DEMO_JOBS if j.technician_phone == technician.phone]
+        job_id = today[0]["id"]
+
+        assert "API off" in dev_api(data_dir, "off")
+        actions.transition(job_id, "start_travel")
+        actions.transition(job_id, "start_work")
+        photo = io.BytesIO()
+        Image.new("RGB", (1600, 1200), (180, 60, 40)).save(photo, "JPEG")
+        actions.add_photo(job_id, photo.getvalue(), "image/jpeg")
+        actions.set_signature(job_id, [[(10.0, 10.0), (40.0, 30.0), (80.0, 15.0)]], b"\x89PNG\r\n\x1a\n")
+        actions.complete(job_id, "Cambié el termopar; enciende bien.", actual_minutes=40)
+        offline = await engine.sync_once()
+        assert offline.errors == ["offline"] and not engine.status.online, offline
+        assert store.job(job_id)["status"] == "completed"  # what the technician sees, kept on the phone
+        assert outbox.pending() == 3 and uploads.pending() == 2  # three moves; the photo and the signature
+
+        assert "API on" in dev_api(data_dir, "on")
+        for _ in range(5):  # the photo and the signature go first, then the held completion
+            if (await engine.sync_once()).errors == [] and outbox.pending() == 0 and uploads.pending() == 0:
+                break
+        assert outbox.pending() == 0 and uploads.pending() == 0 and engine.status.online
+        return {"id": job_id}
+    finally:
+        await api.aclose()
+        store.close()
+
+
 def redis_port_of(values: dict[str, str]) -> int:
     match = re.search(r"redis://127\.0\.0\.1:(\d+)/", values["Redis"])
     assert match, values["Redis"]
@@ -442,6 +516,29 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
         assert banner_url(banner, "Técnico (web)") == (web_url, web_port)
         assert banner_url(banner, "Mercado Pago sandbox") == (mp_url, mp_port)
         check_web_client(web_url)
+        assert "campotech dev api off" in banner_value(banner, "offline")
+        # a new user tries the technician app offline: only the API stops (the web client keeps serving)
+        started = time.monotonic()
+        offline_job = asyncio.run(technician_day_offline(second.base_url, dev_data_dir, logs))
+        timings["technician day offline, API off and on"] = time.monotonic() - started
+        arrived = httpx.get(
+            f"{second.base_url}/api/v1/jobs/{offline_job['id']}",
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=10,
+        ).json()
+        assert arrived["status"] == "completed" and arrived["completionNotes"] == "Cambié el termopar; enciende bien."
+        photos = httpx.get(
+            f"{second.base_url}/api/v1/jobs/{offline_job['id']}/photos",
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=10,
+        ).json()
+        assert len(photos) == 1
+        signature = httpx.get(
+            f"{second.base_url}/api/v1/jobs/{offline_job['id']}/signature",
+            headers={"Authorization": f"Bearer {access}"},
+            timeout=10,
+        )
+        assert signature.status_code == 200, signature.text
         # still connected: the sandbox remembers the account's tokens and the first payment
         status = httpx.get(
             f"{second.base_url}/api/v1/payments/mercadopago",

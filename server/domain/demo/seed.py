@@ -18,12 +18,13 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select, text
 
 from server.db.engine import tenant_transaction
-from server.db.models import AfipCredential, AfipCredentialStatus, Customer, Organization, User
+from server.db.models import AfipCredential, AfipCredentialStatus, Customer, Job, JobAssignment, Organization, User
 from server.domain.afip_credentials.certificates import days_until
 from server.domain.afip_credentials.schemas import AfipCredentialCreate
 from server.domain.afip_credentials.services import effective_status, request_certificate, upload_certificate
 from server.domain.audit.services import record as audit
-from server.domain.customers.services import create_customer
+from server.domain.customers.services import addresses_of, create_customer
+from server.domain.jobs import services as jobs
 from server.domain.organizations.services import create_organization_with_owner, update_organization
 from server.lib.context import RequestContext
 from server.lib.keys import keyring_for
@@ -34,8 +35,10 @@ from shared.fiscal.documents import DocumentType
 from shared.fiscal.iva import IvaCondition
 from shared.ids import new_id
 from shared.roles import Role
-from shared.schemas.customers import CustomerCreate
+from shared.schemas.customers import AddressCreate, CustomerCreate
+from shared.schemas.jobs import JobCreate, TransitionRequest
 from shared.schemas.organization import OrganizationUpdate
+from shared.states.job import JobEvent
 
 DEMO_ORGANIZATION_NAME = "Servicios Demo SRL"
 DEMO_CUIT = make_cuit("30", "71234567")  # 30-71234567-1
@@ -76,7 +79,139 @@ class DemoSummary:
 
 
 def demo_steps() -> list[str]:
-    return ["organization", *(f"{m.role.value} {m.full_name}" for m in DEMO_MEMBERS[1:])]
+    return ["organization", *(f"{m.role.value} {m.full_name}" for m in DEMO_MEMBERS[1:]), "today's jobs"]
+
+
+@dataclass(frozen=True)
+class DemoJobCustomer:
+    name: str
+    phone: str
+    street: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    technician_phone: str
+    at: datetime.time  # Buenos Aires
+    customer: int  # index in DEMO_JOB_CUSTOMERS
+    title: str
+    description: str
+    service_type: str
+
+
+DEMO_JOB_CUSTOMERS: tuple[DemoJobCustomer, ...] = (
+    DemoJobCustomer("Consorcio Cabildo 2040", "+5491155550201", "Av. Cabildo 2040", "Encargado Raúl, timbre PB"),
+    DemoJobCustomer("Laura Méndez", "+5491155550202", "Av. Rivadavia 5000 3° B", "Portero eléctrico roto, llamar"),
+    DemoJobCustomer("Panadería La Espiga", "+5491155550203", "Av. Triunvirato 4300", "Entrar por el garaje"),
+)
+# a working day for each technician: what a newcomer finds on the technician app today
+DEMO_JOBS: tuple[DemoJob, ...] = (
+    DemoJob(
+        "+5491155550004",
+        datetime.time(9),
+        0,
+        "Calefón que no enciende",
+        "El piloto se apaga a los pocos minutos.",
+        "Gas",
+    ),
+    DemoJob(
+        "+5491155550004",
+        datetime.time(11, 30),
+        1,
+        "Pérdida bajo la mesada",
+        "Gotea la canilla y el sifón de la cocina.",
+        "Plomería",
+    ),
+    DemoJob(
+        "+5491155550004",
+        datetime.time(15),
+        2,
+        "Service de aire acondicionado",
+        "Split de 3000 frigorías: limpieza y control de gas.",
+        "Aire acondicionado",
+    ),
+    DemoJob(
+        "+5491155550005",
+        datetime.time(10),
+        2,
+        "Disyuntor que salta",
+        "Salta al encender el horno eléctrico.",
+        "Electricidad",
+    ),
+    DemoJob(
+        "+5491155550005",
+        datetime.time(14),
+        0,
+        "Bomba de agua ruidosa",
+        "La bomba del tanque hace ruido y corta.",
+        "Plomería",
+    ),
+)
+
+
+async def ensure_demo_day(resources: Resources, org_id: uuid.UUID, today: datetime.date | None = None) -> list[str]:
+    """Today's jobs of the demo technicians (scheduled, with customer and address), through the jobs services
+    as the demo owner; a technician who already has a job today gets none (run it every day: a fresh day).
+    Returns the titles added."""
+    day = today or datetime.datetime.now(jobs.LOCAL_TZ).date()
+    start, end = jobs.day_bounds(day)
+    added: list[str] = []
+    async with tenant_transaction(resources.sessionmaker, org_id) as session:
+        users = {u.phone: u for u in (await session.scalars(select(User))).all()}
+        owner = users[DEMO_MEMBERS[0].phone]
+        ctx = RequestContext(org_id=org_id, user_id=owner.id, role=Role.OWNER.value)
+        busy = set(
+            (
+                await session.scalars(
+                    select(JobAssignment.technician_id)
+                    .join(Job, Job.id == JobAssignment.job_id)
+                    .where(Job.scheduled_start >= start, Job.scheduled_start < end)
+                )
+            ).all()
+        )
+        customers = {c.name: c.id for c in (await session.scalars(select(Customer))).all()}
+        for job in DEMO_JOBS:
+            technician = users.get(job.technician_phone)
+            if technician is None or technician.id in busy:
+                continue
+            who = DEMO_JOB_CUSTOMERS[job.customer]
+            if who.name not in customers:
+                made = await create_customer(
+                    session,
+                    ctx,
+                    CustomerCreate(
+                        name=who.name,
+                        phone=who.phone,
+                        addresses=[
+                            AddressCreate(street=who.street, city="CABA", reference=who.reference, is_default=True)
+                        ],
+                    ),
+                    "seed",
+                )
+                customers[who.name] = made.id
+            held = (await addresses_of(session, [customers[who.name]]))[customers[who.name]]
+            address_id = next((a.id for a in held if a.is_default), held[0].id if held else None)
+            at = datetime.datetime.combine(day, job.at, tzinfo=jobs.LOCAL_TZ)
+            created = await jobs.create_job(
+                session,
+                ctx,
+                JobCreate(
+                    customer_id=customers[who.name],
+                    address_id=address_id,
+                    title=job.title,
+                    description=job.description,
+                    service_type=job.service_type,
+                    scheduled_start=at,
+                    scheduled_end=at + datetime.timedelta(minutes=90),
+                    estimated_minutes=90,
+                    technician_ids=[technician.id],
+                ),
+                "seed",
+            )
+            await jobs.transition(session, ctx, created.id, TransitionRequest(event=JobEvent.SCHEDULE), "seed")
+            added.append(f"{job.title} ({technician.full_name}, {job.at:%H:%M})")
+    return added
 
 
 async def _find_org(resources: Resources) -> Organization | None:
@@ -130,6 +265,10 @@ async def seed_demo(resources: Resources, on_step: Callable[[str], None] | None 
                 )
                 created.append(member.role.value)
             step(f"{member.role.value} {member.full_name}")
+    day = await ensure_demo_day(resources, org.id)
+    if day:
+        created.append(f"{len(day)} jobs for today")
+    step("today's jobs")
     return DemoSummary(org_id=org.id, name=org.name, cuit=org.cuit, created=created)
 
 
