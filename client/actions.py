@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from client.i18n import t
 from client.outbox import Outbox
 from client.store.local import LocalStore, iso
 from client.sync.wire import OP_JOB_NOTE, OP_JOB_TRANSITION
@@ -31,6 +32,7 @@ PHOTO_MAX_SIDE = 1600
 PHOTO_QUALITY = 80
 PHOTO_MAX_INPUT_BYTES = 40 * 1024 * 1024  # a camera original; what is sent is the compressed JPEG
 NOTE_MAX = 4000
+MATERIALS_MAX = 100
 
 REFUSAL_CODES: dict[TransitionRefusal, str] = {
     TransitionRefusal.TRANSITION_NOT_ALLOWED: ErrorCode.JOB_TRANSITION_NOT_ALLOWED.value,
@@ -74,7 +76,7 @@ def compress_photo(data: bytes) -> bytes:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if len(data) > PHOTO_MAX_INPUT_BYTES:
-        raise ActionRefused(ErrorCode.PAYLOAD_TOO_LARGE.value, "La foto es demasiado grande.")
+        raise ActionRefused(ErrorCode.PAYLOAD_TOO_LARGE.value, t("action.photo_too_large"))
     try:
         with Image.open(io.BytesIO(data)) as original:
             image = ImageOps.exif_transpose(original)
@@ -85,9 +87,7 @@ def compress_photo(data: bytes) -> bytes:
             image.save(out, "JPEG", quality=PHOTO_QUALITY, optimize=True)
             return out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ActionRefused(
-            ErrorCode.UNSUPPORTED_MEDIA_TYPE.value, "No se pudo leer la imagen. Probá con otra foto (JPEG o PNG)."
-        ) from None
+        raise ActionRefused(ErrorCode.UNSUPPORTED_MEDIA_TYPE.value, t("action.photo_unreadable")) from None
 
 
 class TechnicianActions:
@@ -101,9 +101,7 @@ class TechnicianActions:
     def _job(self, job_id: str) -> dict[str, Any]:
         job = self.store.job(str(job_id))
         if job is None:
-            raise ActionRefused(
-                ErrorCode.NOT_FOUND.value, "El trabajo no está en el teléfono. Sincronizá e intentá de nuevo."
-            )
+            raise ActionRefused(ErrorCode.NOT_FOUND.value, t("action.job_not_on_device"))
         return job
 
     def _open_job(self, job_id: str) -> dict[str, Any]:
@@ -123,7 +121,7 @@ class TechnicianActions:
         try:
             event = JobEvent(event)
         except ValueError:
-            raise ActionRefused(ErrorCode.JOB_TRANSITION_NOT_ALLOWED.value, "Ese cambio de estado no existe.") from None
+            raise ActionRefused(ErrorCode.JOB_TRANSITION_NOT_ALLOWED.value, t("action.unknown_event")) from None
         unknown = set(fields) - set(TRANSITION_FIELDS)
         if unknown:
             raise ValueError(f"unknown transition fields: {sorted(unknown)}")
@@ -162,12 +160,12 @@ class TechnicianActions:
     ) -> str:
         """Close the job: notes (or a photo), the customer's signature and the real minutes are needed."""
         if actual_minutes is not None and (not isinstance(actual_minutes, int) or not 1 <= actual_minutes <= 43200):
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "La duración real tiene que ser de 1 minuto o más.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.minutes_invalid"))
         cleaned = [self._material(m) for m in materials or []]
-        if len(cleaned) > 100:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "Se pueden cargar hasta 100 materiales.")
+        if len(cleaned) > MATERIALS_MAX:
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.too_many_materials", max=MATERIALS_MAX))
         if notes is not None and len(notes) > NOTE_MAX:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "Las notas de cierre son demasiado largas.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.completion_notes_too_long"))
         return self.transition(
             job_id,
             JobEvent.COMPLETE,
@@ -180,15 +178,13 @@ class TechnicianActions:
         item_id = raw.get("pricebook_item_id") or raw.get("pricebookItemId")
         description = (raw.get("description") or "").strip() or None
         if item_id is None and description is None:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "Cada material necesita un ítem o una descripción.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.material_needs_item"))
         try:
             quantity = Decimal(str(raw.get("quantity", "1")))
         except InvalidOperation:
-            raise ActionRefused(
-                ErrorCode.VALIDATION_FAILED.value, "La cantidad del material no es un número."
-            ) from None
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.material_quantity_not_number")) from None
         if not quantity.is_finite() or quantity <= 0:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "La cantidad del material tiene que ser mayor a 0.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.material_quantity_not_positive"))
         out: dict[str, Any] = {"quantity": str(quantity)}
         if item_id is not None:
             out["pricebookItemId"] = str(item_id)
@@ -204,11 +200,9 @@ class TechnicianActions:
         """Append a note (shown at once as pending); the note's id, made here and kept by the server."""
         body = (text or "").strip()
         if not body:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "Escribí la nota antes de guardarla.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("job.note_empty"))
         if len(body) > NOTE_MAX:
-            raise ActionRefused(
-                ErrorCode.VALIDATION_FAILED.value, "La nota es demasiado larga (hasta 4000 caracteres)."
-            )
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.note_too_long", max=NOTE_MAX))
         job = self._job(job_id)
         session = self.store.session() or {}
         note_id = str(new_id())
@@ -268,7 +262,7 @@ class TechnicianActions:
         clean = validate_strokes(strokes)
         name = (signer_name or "").strip() or "Cliente"
         if len(name) > 200:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "El nombre de quien firma es demasiado largo.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.signer_name_too_long"))
         png_path = self.store.files_dir / "signatures" / f"{job['id']}-{hashlib.sha256(png).hexdigest()[:16]}.png"
         if png:
             _write_file(png_path, png)
@@ -288,18 +282,16 @@ class TechnicianActions:
 
 def validate_strokes(strokes: list[list[tuple[float, float]]]) -> list[list[list[float]]]:
     """The pad's strokes within the server's limits (1–200 strokes, ≤2000 points each, ≤20000 in all)."""
-    empty = ActionRefused(ErrorCode.VALIDATION_FAILED.value, "La firma está vacía: pedile al cliente que firme.")
+    empty = ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.signature_empty"))
     strokes = [s for s in strokes or [] if s]
     if not strokes:
         raise empty
     if len(strokes) > MAX_STROKES or sum(len(s) for s in strokes) > MAX_POINTS:
-        raise ActionRefused(
-            ErrorCode.VALIDATION_FAILED.value, "La firma tiene demasiados trazos. Borrala y firmá de nuevo."
-        )
+        raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.signature_too_many_strokes"))
     out: list[list[list[float]]] = []
     for stroke in strokes:
         if len(stroke) > MAX_POINTS_PER_STROKE:
-            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, "Un trazo de la firma es demasiado largo.")
+            raise ActionRefused(ErrorCode.VALIDATION_FAILED.value, t("action.signature_stroke_too_long"))
         points = []
         for point in stroke:
             x, y = float(point[0]), float(point[1])

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from client.i18n import t
 from client.sync.wire import BootstrapPage, PullPage, PushRequest, PushResponse
 from client.tokens import StoredTokens, TokenStore
 from shared.errors import ErrorCode
@@ -29,7 +30,7 @@ log = logging.getLogger("campotech.client.api")
 API = "/api/v1"
 T = TypeVar("T")
 
-OFFLINE_MESSAGE = "Sin conexión con el servidor. Tus cambios quedan guardados en el teléfono."
+OFFLINE_MESSAGE = t("api.offline")
 
 
 class ClientError(Exception):
@@ -46,7 +47,7 @@ class Offline(ClientError):
 class AuthExpired(ClientError):
     def __init__(self, code: str = ErrorCode.TOKEN_EXPIRED.value, message: str | None = None) -> None:
         self.code = code
-        self.message = message or "La sesión venció. Iniciá sesión de nuevo."
+        self.message = message or t("api.session_expired")
         super().__init__(self.message)
 
 
@@ -131,7 +132,7 @@ class ApiClient:
         if auth:
             stored = self.tokens.load()
             if stored is None:
-                raise AuthExpired(ErrorCode.TOKEN_INVALID.value, "Iniciá sesión para continuar.")
+                raise AuthExpired(ErrorCode.TOKEN_INVALID.value, t("api.sign_in_required"))
             hdrs["Authorization"] = f"Bearer {stored.access_token}"
         try:
             response = await self._http.request(method, path, content=content, headers=hdrs, params=params)
@@ -180,12 +181,12 @@ class ApiClient:
             body = response.json()
             return str(body.get("code", "error")), str(body.get("message", "")), body.get("details")
         except ValueError:
-            return "http_error", f"El servidor respondió {response.status_code}.", None
+            return "http_error", t("api.server_status", status=response.status_code), None
 
     async def _refresh(self) -> None:
         stored = self.tokens.load()
         if stored is None:
-            raise AuthExpired(ErrorCode.TOKEN_INVALID.value, "Iniciá sesión para continuar.")
+            raise AuthExpired(ErrorCode.TOKEN_INVALID.value, t("api.sign_in_required"))
         async with self._refresh_lock:
             current = self.tokens.load()
             if current is not None and current.access_token != stored.access_token:
@@ -278,6 +279,15 @@ class ApiClient:
         r = await self._call("POST", f"{API}/sync/push", body=PushRequest(device_id=device_id, operations=wire))
         return self._decode(r, PushResponse)
 
+    async def office_conflicts(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The office's unacknowledged sync conflicts (newest first), as the server lists them."""
+        r = await self._call("GET", f"{API}/sync/conflicts", params={"limit": limit})
+        return list(msgspec.json.decode(r.content).get("items") or [])
+
+    async def acknowledge_office_conflict(self, conflict_id: str) -> None:
+        """Mark one conflict seen for the whole office."""
+        await self._call("POST", f"{API}/sync/conflicts/{conflict_id}/acknowledge")
+
     # --- attachments ---------------------------------------------------------------------------
 
     async def upload_photo(self, job_id: str, data: bytes, content_type: str, sha256: str | None = None) -> Photo:
@@ -285,7 +295,7 @@ class ApiClient:
         r = await self._call("POST", f"{API}/jobs/{job_id}/photos", raw=data, content_type=content_type)
         photo = self._decode(r, Photo)
         if sha256 and photo.content_hash != sha256:
-            raise ApiError("hash_mismatch", "La foto llegó dañada al servidor; se vuelve a enviar.", r.status_code)
+            raise ApiError("hash_mismatch", t("api.photo_hash_mismatch"), r.status_code)
         return photo
 
     async def put_signature(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client.api import ApiError, AuthExpired, Offline
+from client.i18n import t
 
 if TYPE_CHECKING:
     from client.api import ApiClient
@@ -103,7 +104,7 @@ class UploadQueue:
     async def _photo(self, photo: dict[str, Any]) -> dict[str, Any]:
         path = Path(photo["path"]) if photo["path"] else None
         if path is None or not path.exists():
-            raise _Missing("La foto ya no está en el teléfono; sacala de nuevo.")
+            raise _Missing(t("upload.photo_missing"))
         data = await asyncio.to_thread(path.read_bytes)
         answer = await self.api.upload_photo(photo["job_id"], data, photo["content_type"], photo["content_hash"])
         return {"server_id": str(answer.id)}
@@ -157,12 +158,11 @@ class UploadQueue:
                 f"WHERE {key} = ?",
                 (message, key_value),
             )
-            text = {"photo": "No se pudo subir una foto", "signature": "No se pudo subir la firma"}[what]
             self.store.add_conflict(
                 entity="job",
                 entity_id=job_id,
                 code=code,
-                message=f"{text}: {message}",
+                message=t("upload.photo_failed" if what == "photo" else "upload.signature_failed", message=message),
                 device_data={"attachment": what, "id": key_value},
                 op=f"job.{what}",
             )

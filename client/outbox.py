@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from client.i18n import t
 from client.store.local import LocalStore, iso
 from client.sync.wire import (
     MAX_PUSH_OPERATIONS,
@@ -164,7 +165,7 @@ class Outbox:
                             entity=op.entity,
                             entity_id=op.entity_id,
                             code=result.code or "sync.rejected",
-                            message=result.message or "El servidor no aceptó este cambio.",
+                            message=result.message or t("sync.change_rejected"),
                             device_data={"op": op.op, "payload": op.payload, "createdAt": op.created_at},
                             server_data=result.record or (result.conflict or None),
                             op_id=op.op_id,

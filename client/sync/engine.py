@@ -27,6 +27,7 @@ from typing import Any
 
 from client.api import ApiClient, ApiError, AuthExpired, Offline
 from client.attachments import UploadQueue, backoff_delay
+from client.i18n import t
 from client.outbox import Outbox, QueuedOp
 from client.store.local import LocalStore
 from client.sync.wire import MAX_PUSH_OPERATIONS, SYNC_TABLES, OpResult
@@ -295,7 +296,7 @@ class SyncEngine:
                 log.info("sync cursor refused by the server: wiping and bootstrapping again")
                 self.store.apply_pull(page)  # wipes the synced tables, keeps the outbox
                 if resets > MAX_RESETS_PER_ROUND:
-                    raise ApiError("sync_reset_loop", "El servidor reinicia la sincronización una y otra vez.", 200)
+                    raise ApiError("sync_reset_loop", t("sync.reset_loop"), 200)
                 continue
             report.pulled += self.store.apply_pull(page)
             if not page.has_more:
@@ -317,7 +318,7 @@ class SyncEngine:
             except Exception:  # never let the background loop die: the next round tries again
                 self.failures += 1
                 log.exception("sync round failed")
-                self._set(syncing=False, last_error="Error inesperado al sincronizar; se reintenta solo.")
+                self._set(syncing=False, last_error=t("sync.unexpected_error"))
             if self._status.auth_expired:
                 return  # the UI asks for the login; a new engine starts after it
             delay = self.next_delay(interval)

@@ -18,7 +18,7 @@ import flet as ft
 from client.i18n import t
 from client.ui.common import SyncBar
 from client.ui.completion import CompletionView
-from client.ui.conflicts import ConflictsView
+from client.ui.conflicts import ConflictsView, OfficeConflictsPanel
 from client.ui.job_detail import JobDetailView
 from client.ui.login import LoginView
 from client.ui.pricebook import PriceBookView
@@ -29,6 +29,7 @@ from client.viewmodels.completion import CompletionVM
 from client.viewmodels.conflicts import ConflictsVM
 from client.viewmodels.job_detail import JobDetailVM
 from client.viewmodels.login import LoginVM
+from client.viewmodels.office_conflicts import OfficeConflictsVM
 from client.viewmodels.pricebook import PriceBookVM
 from client.viewmodels.sync_state import SyncStateVM
 from client.viewmodels.today import TodayVM
@@ -278,7 +279,11 @@ class Shell:
         self._set(CompletionView(vm, on_done=done, on_back=back), top=self._top())
 
     async def show_board(self) -> None:
-        """Dispatcher (web): a placeholder board listing today's jobs of the organisation."""
+        """Dispatcher (web): the sync conflicts the office must see (from the server), then today's jobs of the
+        organisation (from the device's store)."""
+        conflicts = OfficeConflictsVM(self.app.api)
+        await conflicts.refresh()
+        panel = OfficeConflictsPanel(conflicts)
         rows: list[ft.Control] = []
         try:
             services = await self._ensure_services()
@@ -292,6 +297,7 @@ class Shell:
             log.warning("board: could not open the local store", exc_info=True)
         controls = [
             ft.Text(t("board.title"), size=24, weight=ft.FontWeight.BOLD),
+            panel.control,
             ft.Text(t("board.placeholder")),
             *rows,
             ft.OutlinedButton(content=t("settings.logout"), on_click=self._logout_click, key="logout"),

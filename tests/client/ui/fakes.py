@@ -137,6 +137,8 @@ class FakeApi:
         self.offline = False
         self.logged_out = False
         self._session: Session | None = None
+        self.conflicts: list[dict[str, Any]] = []  # the office's sync conflicts, as GET /sync/conflicts lists them
+        self.acknowledged: list[str] = []
 
     async def request_otp(self, phone: str) -> None:
         from client.api import Offline
@@ -157,3 +159,13 @@ class FakeApi:
     async def logout(self) -> None:
         self.logged_out = True
         self._session = None
+
+    async def office_conflicts(self) -> list[dict[str, Any]]:
+        from client.api import Offline
+
+        if self.offline:
+            raise Offline("down")
+        return [c for c in self.conflicts if c["id"] not in self.acknowledged]
+
+    async def acknowledge_office_conflict(self, conflict_id: str) -> None:
+        self.acknowledged.append(conflict_id)

@@ -325,10 +325,28 @@ async def test_shell_advanced_tabs_conflicts_and_logout():
 
 async def test_shell_dispatcher_gets_board_and_owner_dashboard():
     shell, page, *_ = shell_for(Role.DISPATCHER, [job("j", "Calefón", start=at(11))])
+    shell.app.api.conflicts = [
+        {
+            "id": "c-1",
+            "message": "El trabajo se canceló en la oficina mientras lo hacías sin conexión.",
+            "serverData": {"title": "Pérdida de gas"},
+            "deviceData": {
+                "op": "job.transition",
+                "payload": {"event": "complete", "completionNotes": "Cambié la llave de paso."},
+                "createdAt": "2026-11-25T17:32:00+00:00",
+            },
+        }
+    ]
     await shell.start()
     await log_in(shell, page)
     shown = texts(shell.body)
     assert t("board.title") in shown and "11:00 · Calefón · Programado" in shown
+    # the office sees what the technician did offline on a job it cancelled, until it marks it seen
+    assert t("conflicts.job", title="Pérdida de gas") in shown
+    did = "Lo que hizo el técnico (25/11 14:32): Terminar trabajo. Notas del técnico: Cambié la llave de paso."
+    assert did in shown
+    await find(shell.body, "office-ack-c-1").on_click(None)
+    assert shell.app.api.acknowledged == ["c-1"] and t("office_conflicts.empty") in texts(shell.body)
     await shell.logout()
     assert isinstance(shell.screen, LoginView)
     shell, page, *_ = shell_for(Role.OWNER)
