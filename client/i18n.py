@@ -99,6 +99,7 @@ CATALOGUE: dict[str, str] = {
     "completion.photos": "Fotos",
     "completion.add_photo": "Agregar foto",
     "completion.photo_count": "{count} fotos",
+    "completion.photo_count_one": "1 foto",
     "completion.remove_photo": "Quitar",
     "completion.photo_too_big": 'La foto "{name}" pesa más de {max_mb} MB. Elegí otra o sacala con menos calidad.',
     "completion.photo_not_image": '"{name}" no es una imagen (JPG, PNG o WEBP).',
@@ -206,6 +207,13 @@ def t(key: str, **params: object) -> str:
     if text is None:
         return key
     return text.format(**params) if params else text
+
+
+def tn(key: str, count: int, **params: object) -> str:
+    """``t`` for a count: ``key + "_one"`` when ``count`` is 1 and the catalogue has it ("1 foto", "3 fotos")."""
+    if count == 1 and f"{key}_one" in CATALOGUE:
+        return t(f"{key}_one", count=count, **params)
+    return t(key, count=count, **params)
 
 
 def has(key: str) -> bool:

@@ -47,7 +47,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         app.state.metrics = res.metrics
         from server.lib.queue import QueueRegistry
 
-        if res.queues is None:
+        previous = res.queues
+        if previous is None or previous.settings.queue_prefix != settings.queue_prefix:
+            # this app's queues: another app on the same resources (tests) may use other ones
             res.queues = QueueRegistry(settings, res)
         register_event_handlers(res)
         if settings.worker_in_process:
@@ -57,6 +59,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         finally:
             if settings.worker_in_process:
                 await res.queues.stop_workers()
+            if previous is not None and res.queues is not previous:
+                await res.queues.close()
+                res.queues = previous
             gateway = res.extras.pop("afip_gateway", None)  # AFIP clients opened on first use
             if gateway is not None:
                 await gateway.aclose()

@@ -39,7 +39,9 @@ BOOTSTRAP_PREFETCH = 2  # pages asked for ahead of the one being written
 PULL_LIMIT = 500
 MAX_RESETS_PER_ROUND = 2
 BACKOFF_BASE = 2.0
-BACKOFF_CAP = 300.0
+BACKOFF_CAP = 300.0  # the server answers but fails: give it room
+OFFLINE_BACKOFF_CAP = 30.0  # the server is not reached: a ping costs nobody anything, and the technician's work
+# should leave within seconds of the signal coming back ("se envía solo al volver la señal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,9 +307,12 @@ class SyncEngine:
     # --- background ----------------------------------------------------------------------------
 
     def next_delay(self, interval: float) -> float:
+        """Seconds until the next round: the interval, or after failures a backoff with jitter, short while the
+        server cannot be reached at all (ping failed), long while it answers with errors."""
         if self.failures == 0:
             return interval
-        return backoff_delay(self.failures, self.rng, base=BACKOFF_BASE, cap=max(BACKOFF_CAP, interval))
+        cap = min(OFFLINE_BACKOFF_CAP, interval) if not self._status.online else max(BACKOFF_CAP, interval)
+        return backoff_delay(self.failures, self.rng, base=BACKOFF_BASE, cap=max(cap, BACKOFF_BASE))
 
     async def run(self, stop: asyncio.Event, interval: float = 15.0) -> None:
         """Sync until ``stop`` is set: every ``interval`` s, at once when woken, with backoff after failures."""

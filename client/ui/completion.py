@@ -10,7 +10,7 @@ from typing import Any
 import flet as ft
 import flet.canvas as cv
 
-from client.i18n import t
+from client.i18n import t, tn
 from client.ui.common import big_button, error_text
 from client.viewmodels.completion import CompletionVM, pricebook_label
 
@@ -122,7 +122,7 @@ class CompletionView:
 
     def render(self) -> None:
         vm = self.vm
-        self.photo_count.value = t("completion.photo_count", count=len(vm.photos))
+        self.photo_count.value = tn("completion.photo_count", len(vm.photos))
         self.photos.controls = [
             ft.Row(
                 [

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import flet as ft
 
 from client.i18n import t
-from client.viewmodels.conflicts import ConflictRow, ConflictsVM
-from client.viewmodels.office_conflicts import OfficeConflictRow, OfficeConflictsVM
+from client.viewmodels.conflicts import ConflictsVM
+from client.viewmodels.office_conflicts import OfficeConflictsVM
+
+
+def conflict_card(title: str, lines: list[ft.Control], button: ft.Control, key: str) -> ft.Card:
+    """One conflict: the job in bold, what to read, the button that marks it seen."""
+    return ft.Card(
+        content=ft.Container(
+            ft.Column([ft.Text(title, weight=ft.FontWeight.W_600), *lines, button]),
+            padding=12,
+        ),
+        key=key,
+    )
+
+
+def acknowledger(
+    acknowledge: Callable[[Any], Awaitable[None]], conflict_id: Any, render: Callable[[], None]
+) -> Callable[..., Awaitable[None]]:
+    """The button's handler: acknowledge the conflict, then show the list again."""
+
+    async def ack(e: Any = None) -> None:
+        await acknowledge(conflict_id)
+        render()
+
+    return ack
 
 
 class ConflictsView:
@@ -19,31 +45,19 @@ class ConflictsView:
         )
         self.render()
 
-    def _ack(self, row: ConflictRow):
-        async def ack(e=None) -> None:
-            await self.vm.acknowledge(row.id)
-            self.render()
-
-        return ack
-
     def render(self) -> None:
         self.empty.value = self.vm.empty_text or ""
         self.empty.visible = bool(self.vm.empty_text)
         self.list.controls = [
-            ft.Card(
-                content=ft.Container(
-                    ft.Column(
-                        [
-                            ft.Text(row.title, weight=ft.FontWeight.W_600),
-                            ft.Text(row.message),
-                            ft.FilledButton(
-                                content=t("conflicts.acknowledge"), on_click=self._ack(row), key=f"ack-{row.id}"
-                            ),
-                        ]
-                    ),
-                    padding=12,
+            conflict_card(
+                row.title,
+                [ft.Text(row.message)],
+                ft.FilledButton(
+                    content=t("conflicts.acknowledge"),
+                    on_click=acknowledger(self.vm.acknowledge, row.id, self.render),
+                    key=f"ack-{row.id}",
                 ),
-                key=f"conflict-{row.id}",
+                f"conflict-{row.id}",
             )
             for row in self.vm.rows
         ]
@@ -62,35 +76,20 @@ class OfficeConflictsPanel:
         )
         self.render()
 
-    def _ack(self, row: OfficeConflictRow):
-        async def ack(e=None) -> None:
-            await self.vm.acknowledge(row.id)
-            self.render()
-
-        return ack
-
     def render(self) -> None:
         text = self.vm.error or self.vm.empty_text or ""
         self.status.value = text
         self.status.visible = bool(text)
         self.list.controls = [
-            ft.Card(
-                content=ft.Container(
-                    ft.Column(
-                        [
-                            ft.Text(row.title, weight=ft.FontWeight.W_600),
-                            ft.Text(row.message),
-                            ft.Text(row.device, italic=True),
-                            ft.OutlinedButton(
-                                content=t("office_conflicts.acknowledge"),
-                                on_click=self._ack(row),
-                                key=f"office-ack-{row.id}",
-                            ),
-                        ]
-                    ),
-                    padding=12,
+            conflict_card(
+                row.title,
+                [ft.Text(row.message), ft.Text(row.device, italic=True)],
+                ft.OutlinedButton(
+                    content=t("office_conflicts.acknowledge"),
+                    on_click=acknowledger(self.vm.acknowledge, row.id, self.render),
+                    key=f"office-ack-{row.id}",
                 ),
-                key=f"office-conflict-{row.id}",
+                f"office-conflict-{row.id}",
             )
             for row in self.vm.rows
         ]

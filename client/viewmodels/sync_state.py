@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from client.i18n import ago, t
+from client.i18n import ago, t, tn
 from client.viewmodels._util import parse_moment
 
 
@@ -39,7 +39,7 @@ class SyncStateVM:
         n = self.pending
         if n == 0:
             return t("sync.all_sent")
-        return t("sync.pending_one") if n == 1 else t("sync.pending", count=n)
+        return tn("sync.pending", n)
 
     @property
     def last_sync_text(self) -> str:

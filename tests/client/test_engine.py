@@ -97,3 +97,16 @@ def test_status_counts_pending_and_conflicts(store: LocalStore, outbox: Outbox) 
     status = engine.refresh()
     assert status.pending == 1 and status.conflicts == 1
     store.set_last_sync_at(datetime.datetime(2026, 11, 25, 12, tzinfo=datetime.UTC))
+
+
+async def test_offline_retries_stay_short_while_server_errors_back_off_long(store: LocalStore, outbox: Outbox) -> None:
+    """No server reached (a basement): a ping at least every 30 s (or the interval, if shorter), so the work
+    leaves soon after the signal is back; a server answering with errors gets up to 5 minutes of room."""
+    engine, api = _engine(store, outbox)
+    engine.rng = lambda: 1.0
+    engine.failures = 12  # a long time in the basement
+    assert (await engine.sync_once()).errors == ["offline"] and engine.status.online is False
+    assert engine.next_delay(15.0) == 15.0 and engine.next_delay(120.0) == 30.0
+    engine._set(online=True)  # the server was reached but refused (5xx): back off for real
+    assert engine.next_delay(15.0) == 300.0
+    await api.aclose()

@@ -374,18 +374,27 @@ def pay_invoice_through_mercadopago(run: DevRun, access: str, mp_url: str, invoi
     return int(paid.json()["id"])
 
 
-def dev_api(data_dir: Path, state: str) -> str:
-    """`campotech dev api off|on` in another terminal, as a person would type it."""
-    done = subprocess.run(
-        ["uv", "run", "campotech", "dev", "api", state],
+def campotech(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`uv run campotech …` in another terminal, with the environment of a fresh checkout."""
+    return subprocess.run(
+        ["uv", "run", "campotech", *args],
         cwd=PROJECT_ROOT,
         env=fresh_checkout_env(data_dir),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def dev_api(data_dir: Path, state: str) -> str:
+    """`campotech dev api off|on`, as a person would type it."""
+    done = campotech(data_dir, "dev", "api", state)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+def get_as(base_url: str, path: str, access: str) -> httpx.Response:
+    return httpx.get(f"{base_url}/api/v1{path}", headers={"Authorization": f"Bearer {access}"}, timeout=10)
 
 
 async def technician_day_offline(base_url: str, data_dir: Path, folder: Path) -> dict[str, Any]:
@@ -521,30 +530,14 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
         started = time.monotonic()
         offline_job = asyncio.run(technician_day_offline(second.base_url, dev_data_dir, logs))
         timings["technician day offline, API off and on"] = time.monotonic() - started
-        arrived = httpx.get(
-            f"{second.base_url}/api/v1/jobs/{offline_job['id']}",
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=10,
-        ).json()
+        job_path = f"/jobs/{offline_job['id']}"
+        arrived = get_as(second.base_url, job_path, access).json()
         assert arrived["status"] == "completed" and arrived["completionNotes"] == "Cambié el termopar; enciende bien."
-        photos = httpx.get(
-            f"{second.base_url}/api/v1/jobs/{offline_job['id']}/photos",
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=10,
-        ).json()
-        assert len(photos) == 1
-        signature = httpx.get(
-            f"{second.base_url}/api/v1/jobs/{offline_job['id']}/signature",
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=10,
-        )
+        assert len(get_as(second.base_url, f"{job_path}/photos", access).json()) == 1
+        signature = get_as(second.base_url, f"{job_path}/signature", access)
         assert signature.status_code == 200, signature.text
         # still connected: the sandbox remembers the account's tokens and the first payment
-        status = httpx.get(
-            f"{second.base_url}/api/v1/payments/mercadopago",
-            headers={"Authorization": f"Bearer {access}"},
-            timeout=10,
-        ).json()
+        status = get_as(second.base_url, "/payments/mercadopago", access).json()
         assert status["connected"] is True and status["mpUserId"] == connection["mpUserId"]
         remembered = httpx.get(f"{mp_url}/_sandbox/payments", timeout=10).json()["payments"]
         assert first_payment in [p["id"] for p in remembered]
@@ -555,14 +548,7 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
             following["number"]: following["cae"],
         }
         # `campotech afip check` in another terminal finds this instance (database and sandbox) by itself
-        check = subprocess.run(
-            ["uv", "run", "campotech", "afip", "check", "--org", "30-71234567-1"],
-            cwd=PROJECT_ROOT,
-            env=fresh_checkout_env(dev_data_dir),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        check = campotech(dev_data_dir, "afip", "check", "--org", "30-71234567-1", timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
         assert f"AFIP sandbox {sandbox_url}" in check.stdout
         assert f"point of sale 0001, Factura A (1): {following['number']}" in check.stdout

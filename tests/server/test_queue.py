@@ -17,7 +17,7 @@ from saq.job import Job, Status
 from server.db.models.dead_letter import DeadLetterStatus
 from server.domain.admin import services
 from server.lib.errors import AppError
-from server.lib.queue import QueueRegistry, org_concurrency_cap, serve_workers
+from server.lib.queue import QUEUE_NAMES, QueueRegistry, org_concurrency_cap, serve_workers
 from server.lib.tasks import PolicyCronJob, TaskRegistry, periodic, task
 from server.runtime import Resources
 from server.settings import Settings
@@ -413,3 +413,25 @@ async def _insert_dead_letter(database_url: str) -> uuid.UUID:
         )
     finally:
         await conn.close()
+
+
+async def test_an_app_with_queues_of_its_own_uses_them_and_gives_the_shared_ones_back(
+    settings: Settings, resources: Resources
+) -> None:
+    """Tests run several apps on one ``Resources``: an app with its own queue prefix runs its workers on its own
+    queues (it never sweeps, waiting seconds each, the jobs other apps left active) and the shared ones are
+    back after it."""
+    import secrets
+
+    from server.asgi import create_app
+    from tests.conftest import running
+
+    if resources.queues is None:
+        resources.queues = QueueRegistry(settings, resources)
+    shared = resources.queues
+    own = msgspec.structs.replace(settings, queue_prefix=f"t{secrets.token_hex(6)}", worker_in_process=True)
+    async with running(create_app(own, resources)):
+        assert resources.queues is not shared
+        assert {q.name for q in resources.queues.queues.values()} == {f"{own.queue_prefix}:{n}" for n in QUEUE_NAMES}
+        assert set(resources.queues.workers) == set(QUEUE_NAMES)
+    assert resources.queues is shared

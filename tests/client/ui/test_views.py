@@ -191,7 +191,7 @@ async def test_completion_view_full_flow():
 
     await find(view.control, "add-photo").on_click(None)
     assert picker.asked["with_data"] is True and picker.asked["file_type"] == ft.FilePickerFileType.IMAGE
-    assert view.photo_count.value == "1 fotos" and view.error.value == t("completion.photo_not_image", name="x.txt")
+    assert view.photo_count.value == "1 foto" and view.error.value == t("completion.photo_not_image", name="x.txt")
 
     pad = view.pad.detector
     pad.on_pan_start(drag(10, 10))
