@@ -48,8 +48,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> Litest
         from server.lib.queue import QueueRegistry
 
         previous = res.queues
-        if previous is None or previous.settings.queue_prefix != settings.queue_prefix:
-            # this app's queues: another app on the same resources (tests) may use other ones
+        if previous is None or (settings.worker_in_process and previous.settings.queue_prefix != settings.queue_prefix):
+            # an app running the workers runs them on its own queues, even where another app (tests) installed
+            # other ones on the same resources; it gives those back when it stops
             res.queues = QueueRegistry(settings, res)
         register_event_handlers(res)
         if settings.worker_in_process:

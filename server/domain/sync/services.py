@@ -63,19 +63,23 @@ async def _head(session: AsyncSession, org_id: uuid.UUID) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-async def _plan_each_time(session: AsyncSession) -> None:
+async def _plan_each_time(session: AsyncSession, *, bulk: bool = False) -> None:
     """Plan this transaction's statements for their actual parameters, and stop a runaway one.
 
     The driver prepares statements and PostgreSQL switches one run often to a generic plan; for the scope's
     nested conditions such a plan, made while the tables were small or their statistics old, took minutes
     where the plan for the actual technician and window takes milliseconds (planning costs well under a
-    millisecond here). A statement still running after ``SYNC_STATEMENT_TIMEOUT`` is cancelled: the device
-    gets 503 ``service_unavailable`` and retries later, and no connection is held for minutes."""
+    millisecond here). A bootstrap page reads thousands of rows: with statistics older than a bulk load
+    (an import, a test's seed) even its custom plan chose nested loops that ran for minutes, so bulk reads
+    join by hashing (linear whatever the estimates; the per-row record lookups are index probes either way).
+    A statement still running after ``SYNC_STATEMENT_TIMEOUT`` is cancelled: the device gets 503
+    ``service_unavailable`` and retries later, and no connection is held for minutes."""
     await session.execute(
         text(
-            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('statement_timeout', :t, true)"
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " set_config('statement_timeout', :t, true), set_config('enable_nestloop', :nestloop, true)"
         ),
-        {"t": SYNC_STATEMENT_TIMEOUT},
+        {"t": SYNC_STATEMENT_TIMEOUT, "nestloop": "off" if bulk else "on"},
     )
 
 
@@ -263,7 +267,7 @@ async def bootstrap(
     if table not in RECORDS:
         raise AppError(ErrorCode.SYNC_TABLE_UNKNOWN, details={"table": table, "tables": list(wire.SYNC_TABLES)})
     scope = scope_of(ctx)
-    await _plan_each_time(session)
+    await _plan_each_time(session, bulk=True)
     head, pruned = await _head(session, scope.org_id)
     reset = False
     cursor = decode_cursor(cursor_token, secret) if cursor_token else None
