@@ -311,6 +311,7 @@ async def export_rows(
     reference of the server's own raw export. ``session`` must run in ``org_id``'s tenant context; without
     ``technician_id`` it is the office scope."""
     scope = Scope.make(org_id, technician_id, today)
+    await _plan_each_time(session, bulk=True)  # planned as the bootstrap's pages are
     out: dict[str, list[dict[str, Any]]] = {}
     for table in tables:
         sql = (
