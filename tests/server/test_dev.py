@@ -563,3 +563,13 @@ def test_dev_starts_embedded_servers_stops_cleanly_and_reuses_its_data(dev_data_
             os.killpg(second.process.pid, signal.SIGKILL)
 
     print("timings (s): " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
+
+
+def test_dev_api_switch_says_when_no_dev_is_running(tmp_path: Path) -> None:
+    """`campotech dev api off` with nothing running: a sentence saying so (exit 2), no traceback."""
+    from server.dev import DevError, switch_dev_api
+
+    with pytest.raises(DevError, match="no `campotech dev` is running"):
+        switch_dev_api("off", {"CAMPOTECH_DATA_DIR": str(tmp_path)})
+    done = campotech(tmp_path, "dev", "api", "on", timeout=60)
+    assert done.returncode == 2 and "no `campotech dev` is running" in done.stderr and "Traceback" not in done.stderr
