@@ -241,11 +241,7 @@ def load_dev_secrets(data_dir: Path) -> DevSecrets:
     """The dev secret key, admin token and Mercado Pago sandbox credentials, made on first run (a value
     missing from an older file is added) and kept in ``data_dir`` (mode 600)."""
     path = data_dir / SECRETS_FILE
-    stored: dict[str, str] = {}
-    if path.exists():
-        with contextlib.suppress(ValueError):
-            loaded = json.loads(path.read_text())
-            stored = loaded if isinstance(loaded, dict) else {}
+    stored = read_state(data_dir, SECRETS_FILE)
     wanted = {
         "secret_key": stored.get("secret_key") or secrets.token_urlsafe(48),
         "admin_token": stored.get("admin_token") or secrets.token_urlsafe(24),
@@ -380,12 +376,21 @@ def stop_embedded_postgres(server: EmbeddedPostgres, pgdata: Path) -> None:
     stop_leftover_postgres(pgdata)
 
 
-def read_redis_state(data_dir: Path) -> dict[str, int]:
+def read_state(data_dir: Path, name: str) -> dict[str, Any]:
+    """The JSON object in the state file ``name`` of ``data_dir`` ({} when missing or unreadable)."""
     try:
-        state = json.loads((data_dir / REDIS_STATE_FILE).read_text())
+        state = json.loads((data_dir / name).read_text())
     except (OSError, ValueError):
         return {}
-    return {k: int(v) for k, v in state.items() if k in ("port", "pid") and isinstance(v, int)}
+    return state if isinstance(state, dict) else {}
+
+
+def _ints(state: dict[str, Any], *keys: str) -> dict[str, int]:
+    return {k: v for k in keys if isinstance(v := state.get(k), int) and not isinstance(v, bool)}
+
+
+def read_redis_state(data_dir: Path) -> dict[str, int]:
+    return _ints(read_state(data_dir, REDIS_STATE_FILE), "port", "pid")
 
 
 def write_redis_state(data_dir: Path, port: int, pid: int | None) -> None:
@@ -495,12 +500,7 @@ def afip_from_environment(environ: Mapping[str, str]) -> list[str]:
 
 def read_port_state(data_dir: Path, name: str) -> dict[str, int]:
     """``{"port": n}`` from the state file ``name`` in ``data_dir`` ({} when missing or unreadable)."""
-    try:
-        state = json.loads((data_dir / name).read_text())
-    except (OSError, ValueError):
-        return {}
-    port = state.get("port") if isinstance(state, dict) else None
-    return {"port": port} if isinstance(port, int) and not isinstance(port, bool) else {}
+    return _ints(read_state(data_dir, name), "port")
 
 
 def choose_port(data_dir: Path, name: str, host: str = "127.0.0.1") -> int:
@@ -1209,29 +1209,27 @@ def switch_dev_api(state: str, environ: Mapping[str, str] | None = None, wait: f
 
     environ = os.environ if environ is None else environ
     data_dir = load_settings(environ).data_dir.resolve()
-    try:
-        running = json.loads((data_dir / API_STATE_FILE).read_text())
-    except (OSError, ValueError):
-        running = None
-    if not dev_is_running(data_dir) or not running:
+    running = read_state(data_dir, API_STATE_FILE)
+    pid, url = _ints(running, "pid").get("pid"), running.get("url")
+    if not dev_is_running(data_dir) or pid is None or not isinstance(url, str):
         raise DevError(f"no `campotech dev` is running on {data_dir} (start it first, or set CAMPOTECH_DATA_DIR)")
     want_up = state == "on"
-    os.kill(int(running["pid"]), ApiSwitch.ON if want_up else ApiSwitch.OFF)
+    os.kill(pid, ApiSwitch.ON if want_up else ApiSwitch.OFF)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
-            up = httpx.get(f"{running['url']}/health/live", timeout=2.0).status_code == 200
+            up = httpx.get(f"{url}/health/live", timeout=2.0).status_code == 200
         except httpx.HTTPError:
             up = False
         if up == want_up:
             if want_up:
-                return f"API on at {running['url']}: the apps reach the server again and send what they kept"
+                return f"API on at {url}: the apps reach the server again and send what they kept"
             return (
-                f"API off ({running['url']} does not answer): the web client and the phones work offline;"
+                f"API off ({url} does not answer): the web client and the phones work offline;"
                 " `campotech dev api on` starts it again"
             )
         time.sleep(0.2)
-    raise DevError(f"the API at {running['url']} did not turn {state} within {wait:.0f} s; see the dev console")
+    raise DevError(f"the API at {url} did not turn {state} within {wait:.0f} s; see the dev console")
 
 
 def run_serve(environ: Mapping[str, str] | None = None, **overrides: Any) -> int:

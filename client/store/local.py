@@ -478,6 +478,8 @@ class LocalStore:
         if handler is None:
             return 0  # a table this version of the app does not know: ignored, never an error
         if upserts:
+            if table in _DECODED_AS_DICTS:  # few rows, matched on several fields: plain dicts
+                upserts = [records_.as_dict(r) for r in upserts]
             handler(self, upserts)
         if deletes:
             _DELETES[table](self, [str(d) for d in deletes])
@@ -667,8 +669,7 @@ class LocalStore:
             ],
         )
 
-    def _upsert_notes(self, received: list[Record]) -> None:
-        records = [records_.as_dict(r) for r in received]
+    def _upsert_notes(self, records: list[dict[str, Any]]) -> None:
         # a note made on this device comes back with the same id, or with the server's own id and the
         # device's as ``clientId`` (or, in a pull, this device's id and the same text): the local copy is
         # confirmed, never duplicated
@@ -706,8 +707,7 @@ class LocalStore:
             ],
         )
 
-    def _upsert_photos(self, received: list[Record]) -> None:
-        records = [records_.as_dict(r) for r in received]
+    def _upsert_photos(self, records: list[dict[str, Any]]) -> None:
         # a photo this device uploaded comes back by its content hash: the local row learns the server's id
         for r in records:
             job_id, content_hash = str(r.get("jobId")), str(r.get("contentHash"))
@@ -737,8 +737,7 @@ class LocalStore:
             "DELETE FROM photos WHERE (id = ?1 OR server_id = ?1) AND upload_state = 'uploaded'", [(i,) for i in ids]
         )
 
-    def _upsert_signatures(self, received: list[Record]) -> None:
-        records = [records_.as_dict(r) for r in received]
+    def _upsert_signatures(self, records: list[dict[str, Any]]) -> None:
         for r in records:
             job_id = str(r.get("jobId"))
             local = self.conn.execute("SELECT upload_state FROM signatures WHERE job_id = ?", (job_id,)).fetchone()
@@ -801,6 +800,7 @@ _UPSERTS = {
     "job_photos": LocalStore._upsert_photos,
     "job_signatures": LocalStore._upsert_signatures,
 }
+_DECODED_AS_DICTS = frozenset({"job_notes", "job_photos", "job_signatures"})
 _DELETES = {
     "jobs": LocalStore._delete_jobs,
     "customers": lambda s, ids: s._delete_by_id("customers", ids),

@@ -170,35 +170,34 @@ async def ensure_demo_day(resources: Resources, org_id: uuid.UUID, today: dateti
                 )
             ).all()
         )
-        customers = {c.name: c.id for c in (await session.scalars(select(Customer))).all()}
-        for job in DEMO_JOBS:
-            technician = users.get(job.technician_phone)
-            if technician is None or technician.id in busy:
-                continue
-            who = DEMO_JOB_CUSTOMERS[job.customer]
+        todo = [
+            (job, users[job.technician_phone])
+            for job in DEMO_JOBS
+            if job.technician_phone in users and users[job.technician_phone].id not in busy
+        ]
+        if not todo:
+            return added
+        customers = dict((await session.execute(select(Customer.name, Customer.id))).tuples().all())
+        wanted = list(dict.fromkeys(DEMO_JOB_CUSTOMERS[job.customer] for job, _ in todo))
+        for who in wanted:
             if who.name not in customers:
+                address = AddressCreate(street=who.street, city="CABA", reference=who.reference, is_default=True)
                 made = await create_customer(
-                    session,
-                    ctx,
-                    CustomerCreate(
-                        name=who.name,
-                        phone=who.phone,
-                        addresses=[
-                            AddressCreate(street=who.street, city="CABA", reference=who.reference, is_default=True)
-                        ],
-                    ),
-                    "seed",
+                    session, ctx, CustomerCreate(name=who.name, phone=who.phone, addresses=[address]), "seed"
                 )
                 customers[who.name] = made.id
-            held = (await addresses_of(session, [customers[who.name]]))[customers[who.name]]
-            address_id = next((a.id for a in held if a.is_default), held[0].id if held else None)
+        # each customer's addresses, the default first
+        addresses = await addresses_of(session, [customers[who.name] for who in wanted])
+        for job, technician in todo:
+            customer_id = customers[DEMO_JOB_CUSTOMERS[job.customer].name]
+            held = addresses.get(customer_id) or []
             at = datetime.datetime.combine(day, job.at, tzinfo=jobs.LOCAL_TZ)
             created = await jobs.create_job(
                 session,
                 ctx,
                 JobCreate(
-                    customer_id=customers[who.name],
-                    address_id=address_id,
+                    customer_id=customer_id,
+                    address_id=held[0].id if held else None,
                     title=job.title,
                     description=job.description,
                     service_type=job.service_type,
