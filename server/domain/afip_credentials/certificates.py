@@ -99,7 +99,8 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
             return x509.load_pem_x509_certificates(text)
         except ValueError:
             raise invalid from None
-    candidates = [text]
+    # DER as sent first: stripping "whitespace" would cut a binary certificate whose last bytes are 0x20 or 0x0a
+    candidates = [data, text]
     with contextlib.suppress(binascii.Error, ValueError):
         candidates.append(base64.b64decode(b"".join(text.split()), validate=True))
     for candidate in candidates:

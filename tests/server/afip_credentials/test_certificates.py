@@ -69,6 +69,19 @@ def test_pem_der_base64_and_chains_are_read(ca: TestCa, key: rsa.RSAPrivateKey) 
     assert info.serial_hex == format(certificate.serial_number, "x")
 
 
+def test_a_der_certificate_ending_in_a_whitespace_byte_is_read_as_sent(ca: TestCa, key: rsa.RSAPrivateKey) -> None:
+    """DER is binary: a signature may end in 0x20 or 0x0a, which is not whitespace to strip (about 1 in 40
+    certificates was refused as "not an X.509 certificate")."""
+    for serial in range(2000):
+        certificate = ca.issue(key.public_key(), _name(f"CUIT {CUIT} {serial}"))
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        if der[-1:].isspace():
+            break
+    else:
+        pytest.fail("no certificate ending in a whitespace byte among 2,000")
+    assert load_certificates(der) == [certificate]
+
+
 @pytest.mark.parametrize(
     "data", [b"", b"hola", b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", b"\x30\x03abc"]
 )
